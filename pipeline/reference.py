@@ -13,7 +13,9 @@ import json
 import numpy as np
 
 
-def tutorial_parse_line(ndjson_line: str | bytes) -> tuple[np.ndarray | None, str | None]:
+def tutorial_parse_line(
+    ndjson_line: str | bytes,
+) -> tuple[np.ndarray | None, str | None]:
     """`parse_line` from the tutorial's published `create_dataset.py`."""
     sample = json.loads(ndjson_line)
     class_name = sample["word"]

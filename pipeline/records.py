@@ -1,0 +1,41 @@
+"""Serialises encoded drawings as the tutorial's tf.train.Example records.
+
+The ink goes in as one packed FloatList parsed from raw little-endian float32
+bytes, which protobuf decodes in C; filling `float_list.value` from a numpy
+array instead iterates in Python and made serialisation the slowest step of the
+per-drawing path (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tensorflow.core.example import example_pb2
+
+from pipeline import features as F
+from pipeline.ink import Drawing
+
+_PACKED_VALUES_TAG = b"\x0a"  # FloatList.value: field 1, wire type 2 (packed)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
+    """The tf.train.Example bytes for one drawing and its float32 [N-1, 3] ink."""
+    example = example_pb2.Example()
+    feature = example.features.feature
+    raw = np.ascontiguousarray(ink, dtype="<f4").tobytes()
+    feature[F.INK].float_list.MergeFromString(
+        _PACKED_VALUES_TAG + _varint(len(raw)) + raw
+    )
+    feature[F.SHAPE].int64_list.value.extend(ink.shape)
+    feature[F.CLASS_INDEX].int64_list.value.append(class_index)
+    feature[F.KEY_ID].bytes_list.value.append(drawing.key_id.encode())
+    feature[F.RECOGNIZED].int64_list.value.append(int(drawing.recognized))
+    return example.SerializeToString()

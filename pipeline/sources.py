@@ -1,0 +1,173 @@
+"""Finds the input files and cuts them into class-mixed work units ("stripes").
+
+A stripe holds the k-th byte range of every splittable input file, so one work
+unit sees every class. Its lines are permuted before encoding, so each output
+shard is a mix of all classes without a shuffle of the whole dataset (which the
+local runner would hold in memory). A stripe's memory is about `total bytes /
+number of stripes`, bounded by `target_stripe_bytes`. Compressed files cannot be
+split; each is read whole, in the stripe it is dealt to.
+
+Uses Beam's FileSystems, so local paths, globs and gs:// work alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import posixpath
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
+DEFAULT_STRIPE_BYTES = 64 << 20
+MIN_STRIPES = 8
+
+
+class InputError(ValueError):
+    """The input cannot be used; raised before any work starts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InputFile:
+    path: str
+    size: int
+
+    @property
+    def splittable(self) -> bool:
+        return (
+            CompressionTypes.detect_compression_type(self.path)
+            == CompressionTypes.UNCOMPRESSED
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """Lines of `path` that start in [start, end); end None means to the file's end."""
+
+    path: str
+    start: int
+    end: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stripe:
+    index: int
+    count: int
+    chunks: tuple[Chunk, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Line:
+    """One input line and where it came from, for error reports."""
+
+    source: str
+    offset: int  # byte offset of the line in the (decompressed) file
+    line_number: int | None  # 1-based, known when the chunk starts the file
+    data: bytes
+
+
+def class_name(path: str) -> str:
+    """The class a file holds, from the dataset's `<class>.ndjson` layout."""
+    name = posixpath.basename(path)
+    for suffix in sorted(NDJSON_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name.split(".", 1)[0]
+
+
+def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
+    """Expands files, directories and globs (local or gs://) into input files.
+
+    Raises:
+      InputError: when a pattern matches nothing, so a typo fails at once
+        instead of after the workers have started.
+    """
+    found: dict[str, int] = {}
+    for pattern in patterns:
+        globs = [pattern]
+        if not any(ch in pattern for ch in "*?[") and _is_dir(pattern):
+            base = pattern.rstrip("/")
+            globs = [f"{base}/*{suffix}" for suffix in NDJSON_SUFFIXES]
+        matched = 0
+        for result in FileSystems.match(globs):
+            for meta in result.metadata_list:
+                found[meta.path] = meta.size_in_bytes
+                matched += 1
+        if not matched:
+            raise InputError(f"--input {pattern!r} matches no ndjson file")
+    return [InputFile(p, s) for p, s in sorted(found.items())]
+
+
+def _is_dir(path: str) -> bool:
+    if path.startswith("gs://"):
+        return path.endswith("/")
+    import os
+
+    return os.path.isdir(path)
+
+
+def plan_stripes(
+    files: Sequence[InputFile],
+    target_stripe_bytes: int = DEFAULT_STRIPE_BYTES,
+    min_stripes: int = MIN_STRIPES,
+) -> list[Stripe]:
+    """Deals byte ranges of every file to stripes; deterministic for the same input."""
+    total = sum(f.size for f in files)
+    count = max(min_stripes, math.ceil(total / target_stripe_bytes))
+    per_stripe: list[list[Chunk]] = [[] for _ in range(count)]
+    whole = 0
+    for f in files:
+        if not f.splittable or f.size < count * 1024:
+            # Small or compressed files are read whole; deal them round-robin.
+            per_stripe[whole % count].append(Chunk(f.path, 0, None))
+            whole += 1
+            continue
+        bounds = np.linspace(0, f.size, count + 1).astype(int).tolist()
+        for k in range(count):
+            per_stripe[k].append(Chunk(f.path, bounds[k], bounds[k + 1]))
+    stripes = [c for c in per_stripe if c]
+    return [Stripe(i, len(stripes), tuple(c)) for i, c in enumerate(stripes)]
+
+
+def read_chunk(chunk: Chunk) -> Iterator[Line]:
+    """Yields the lines that start inside the chunk, with their offsets."""
+    if chunk.end is None:
+        with FileSystems.open(chunk.path) as f:  # decompresses .gz by extension
+            data = f.read()
+        offset = 0
+    else:
+        with FileSystems.open(
+            chunk.path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as f:
+            # Start one byte early: if that byte is a newline, our first line
+            # starts exactly at `start`; otherwise skip the partial line.
+            begin = max(chunk.start - 1, 0)
+            f.seek(begin)
+            data = f.read(chunk.end - begin)
+            if data and not data.endswith(b"\n"):
+                data += f.readline()  # finish the last line, which starts inside
+        offset = begin
+        if chunk.start > 0:
+            cut = data.find(b"\n")
+            if cut < 0:
+                return
+            data = data[cut + 1 :]
+            offset += cut + 1
+    line_number = 1 if chunk.start == 0 else None
+    for raw in data.split(b"\n"):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line.strip():
+            yield Line(chunk.path, offset, line_number, line)
+        offset += len(raw) + 1
+        if line_number is not None:
+            line_number += 1
+
+
+def read_stripe(stripe: Stripe) -> list[Line]:
+    """All lines of a stripe in a fixed pseudo-random order that mixes classes."""
+    lines = [line for chunk in stripe.chunks for line in read_chunk(chunk)]
+    order = np.random.default_rng(stripe.index).permutation(len(lines))
+    return [lines[i] for i in order]

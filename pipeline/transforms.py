@@ -1,0 +1,210 @@
+"""Beam composites: stripes of ndjson lines -> capped, split, serialised Examples.
+
+The glue stays thin: parsing and encoding live in `pipeline.ink` and
+`pipeline.records`, the split in `pipeline.split`, the accounting in
+`pipeline.stats`. Labels are stable so Dataflow update/monitoring keeps working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import traceback
+from collections.abc import Iterator, Mapping
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+
+from pipeline import ink, records, sources, split
+from pipeline import stats as stats_lib
+from pipeline.features import EVAL, SPLITS, TRAIN
+
+REJECTED = "rejected"
+STATS = "stats"
+ERROR_LINE_CHARS = 2000
+BATCH = 512
+NAMESPACE = "quickdraw"
+PROGRESS = "progress:"  # prefix the CLI lets through from workers' logs
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeConfig:
+    """What the encoder needs to know; picklable for the workers."""
+
+    classes: tuple[str, ...]
+    eval_fraction: float = 0.1
+    max_points: int = ink.DEFAULT_MAX_POINTS
+    recognized_only: bool = False
+    train_per_class: int = 10_000
+    eval_per_class: int = 1_000
+
+    def cap(self, split_name: str) -> int:
+        return self.train_per_class if split_name == TRAIN else self.eval_per_class
+
+
+def error_record(line: sources.Line, reason: str, detail: str) -> bytes:
+    """One ndjson line for DIR/errors/: enough to find and fix the input line."""
+    return orjson.dumps(
+        {
+            "source": line.source,
+            "offset": line.offset,
+            "line_number": line.line_number,
+            "reason": reason,
+            "detail": detail[:500],
+            "line": line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace"),
+        }
+    )
+
+
+class EncodeStripeFn(beam.DoFn):
+    """Reads one stripe and turns each line into an Example, a rejection or a drop.
+
+    With `priorities_only`, it emits ((class_index, split), priority) for every
+    drawing that would be kept, which is all the cap needs; the real pass then
+    gets the per-class thresholds as a side input. Reading twice keeps memory
+    flat, where holding the encoded drawings between the passes would not.
+    """
+
+    def __init__(self, config: EncodeConfig, priorities_only: bool = False) -> None:
+        self._config = config
+        self._priorities_only = priorities_only
+
+    def setup(self) -> None:
+        self._class_index = {c: i for i, c in enumerate(self._config.classes)}
+        self._lines = Metrics.counter(NAMESPACE, "lines_read")
+        self._written = {s: Metrics.counter(NAMESPACE, f"written_{s}") for s in SPLITS}
+        self._dropped = Metrics.counter(NAMESPACE, "dropped_by_cap")
+        self._filtered = Metrics.counter(NAMESPACE, "filtered")
+        self._rejected = {
+            r: Metrics.counter(NAMESPACE, f"rejected_{r.value}") for r in ink.Reason
+        }
+        self._internal = Metrics.counter(NAMESPACE, "rejected_internal_error")
+
+    def process(
+        self,
+        stripe: sources.Stripe,
+        thresholds: Mapping[tuple[int, str], int] | None = None,
+    ) -> Iterator:
+        tally = stats_lib.Tally()
+        batch: list[tuple[sources.Line, ink.Drawing]] = []
+        for line in sources.read_stripe(stripe):
+            tally.lines_read += 1
+            try:
+                drawing = ink.parse_drawing(
+                    line.data, self._class_index, self._config.max_points
+                )
+            except ink.BadDrawing as err:
+                yield from self._reject(tally, line, err.reason.value, str(err))
+                continue
+            except Exception:  # a bug must not cost the stripe: keep the line
+                yield from self._reject(
+                    tally, line, "internal_error", traceback.format_exc()
+                )
+                continue
+            if self._config.recognized_only and not drawing.recognized:
+                tally.filtered += 1
+                continue
+            batch.append((line, drawing))
+            if len(batch) == BATCH:
+                yield from self._encode(batch, tally, thresholds or {})
+                batch = []
+        yield from self._encode(batch, tally, thresholds or {})
+        self._lines.inc(tally.lines_read)
+        self._filtered.inc(tally.filtered)
+        if not self._priorities_only:
+            yield beam.pvalue.TaggedOutput(STATS, tally.as_dict())
+            log.info(
+                "%s work unit %d/%d done: %d lines, %d written, %d rejected",
+                PROGRESS,
+                stripe.index + 1,
+                stripe.count,
+                tally.lines_read,
+                sum(tally.written.values()),
+                sum(tally.rejected.values()),
+            )
+
+    def _reject(self, tally, line, reason: str, detail: str) -> Iterator:
+        tally.rejected[reason] += 1
+        counter = self._rejected.get(reason) if reason != "internal_error" else None
+        (counter or self._internal).inc()
+        if not self._priorities_only:
+            yield beam.pvalue.TaggedOutput(REJECTED, error_record(line, reason, detail))
+
+    def _encode(self, batch, tally, thresholds) -> Iterator:
+        inks, errors = ink.encode_batch([d for _, d in batch])
+        for i, ((line, drawing), encoded) in enumerate(zip(batch, inks, strict=True)):
+            if encoded is None:
+                err = errors[i]
+                yield from self._reject(tally, line, err.reason.value, str(err))
+                continue
+            class_index = self._class_index[drawing.word]
+            split_name, priority = split.assign(
+                drawing.key_id, self._config.eval_fraction
+            )
+            if self._priorities_only:
+                if self._config.cap(split_name):
+                    yield beam.pvalue.TaggedOutput(split_name, (class_index, priority))
+                continue
+            limit = thresholds.get((class_index, split_name))
+            if limit is not None and priority > limit:
+                tally.dropped[(drawing.word, split_name)] += 1
+                self._dropped.inc()
+                continue
+            tally.written[(drawing.word, split_name)] += 1
+            tally.lengths[stats_lib.length_bin(drawing.num_points)] += 1
+            self._written[split_name].inc()
+            example = records.serialize(drawing, encoded, class_index)
+            yield beam.pvalue.TaggedOutput(split_name, example)
+
+
+def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
+    """The largest kept priority of a class, or nothing when the cap does not bind."""
+    class_index, smallest = kv
+    if len(smallest) >= cap:
+        yield (class_index, split_name), max(smallest)
+
+
+@beam.ptransform_fn
+def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+    """Per (class, split): the priority of the cap-th kept drawing, as a side input.
+
+    Holds `cap` integers per class, never the drawings themselves.
+    """
+    priorities = stripes | "Priorities" >> beam.ParDo(
+        EncodeStripeFn(config, priorities_only=True)
+    ).with_outputs(*SPLITS)
+    per_split = []
+    for split_name in SPLITS:
+        cap = config.cap(split_name)
+        if not cap:
+            continue
+        per_split.append(
+            priorities[split_name]
+            | f"Smallest{split_name.title()}" >> beam.combiners.Top.SmallestPerKey(cap)
+            | f"Threshold{split_name.title()}"
+            >> beam.FlatMap(_threshold, split_name=split_name, cap=cap)
+        )
+    if not per_split:
+        return stripes.pipeline | "NoCaps" >> beam.Create([])
+    return per_split | "Flatten" >> beam.Flatten()
+
+
+@beam.ptransform_fn
+def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+    """Stripes -> {train, eval: serialised Examples, rejected: error lines, stats}."""
+    side = {}
+    if config.train_per_class or config.eval_per_class:
+        thresholds = stripes | "CapThresholds" >> CapThresholds(config)
+        side["thresholds"] = beam.pvalue.AsDict(thresholds)
+    return stripes | "Encode" >> beam.ParDo(
+        EncodeStripeFn(config), **side
+    ).with_outputs(TRAIN, EVAL, REJECTED, STATS)
+
+
+@beam.ptransform_fn
+def MergeStats(parts):  # noqa: N802 (Beam naming)
+    """Adds up the per-stripe tallies into the single stats dict of stats.json."""
+    return parts | "Merge" >> beam.CombineGlobally(stats_lib.merge)
