@@ -141,10 +141,12 @@ def _coords(xs: list, ys: list) -> np.ndarray:
         coords = np.array((xs, ys))
     except (ValueError, TypeError, OverflowError) as err:
         raise BadDrawing(Reason.NON_NUMERIC, str(err)) from None
-    # 'b' (bool), 'U' (str) and 'O' (None, nested lists, huge ints) are not numbers.
+    # 'U' (str) and 'O' (None, nested lists, huge ints) are not numbers. A JSON
+    # `true` among ints passes as 1, as it would in the tutorial's numpy code.
     if coords.dtype.kind not in "iuf":
         raise BadDrawing(Reason.NON_NUMERIC, f"coordinates of type {coords.dtype}")
-    coords = coords.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, rejected below
+        coords = coords.astype(np.float32)
     if not np.isfinite(coords).all():
         raise BadDrawing(Reason.NON_FINITE)
     return coords

@@ -1,0 +1,237 @@
+"""End to end: the CLI on the real sample, read back like the tutorial reads it."""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import features as F
+from pipeline import main, sources, split
+from pipeline import stats as stats_lib
+from pipeline.reference import tutorial_parse_line
+from tests.shared_data import SAMPLE, requires_sample, sample_lines
+
+LOCAL = ["--runner=FnApiRunner"]
+
+
+def tutorial_parse(example_proto):
+    """The tutorial's `_parse_tfexample_fn`, in TF 2 spelling."""
+    feature_to_type = {
+        "ink": tf.io.VarLenFeature(dtype=tf.float32),
+        "shape": tf.io.FixedLenFeature([2], dtype=tf.int64),
+        "class_index": tf.io.FixedLenFeature([1], dtype=tf.int64),
+        "key_id": tf.io.FixedLenFeature([], dtype=tf.string),
+    }
+    parsed = tf.io.parse_single_example(example_proto, feature_to_type)
+    parsed["ink"] = tf.sparse.to_dense(parsed["ink"])
+    return parsed
+
+
+def read_split(out, prefix):
+    files = sorted(str(p) for p in out.glob(f"{prefix}-*-of-*"))
+    shards = []
+    for path in files:
+        records = [
+            {k: v.numpy() for k, v in r.items()}
+            for r in tf.data.TFRecordDataset(path).map(tutorial_parse)
+        ]
+        shards.append(records)
+    return shards
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    if not SAMPLE.is_dir():
+        pytest.skip(f"real Quick, Draw! sample not found at {SAMPLE}")
+    out = tmp_path_factory.mktemp("sample") / "out"
+    code = main.main(
+        [
+            "--input",
+            str(SAMPLE),
+            "--output",
+            str(out),
+            "--train_per_class",
+            "400",
+            "--eval_per_class",
+            "40",
+            *LOCAL,
+        ]
+    )
+    assert code == 0
+    return out
+
+
+@requires_sample
+def test_sample_run_accounts_for_every_line(sample_run):
+    stats = json.loads((sample_run / F.STATS_FILE).read_text())
+    stats_lib.check_accounting(stats)
+    assert stats["lines_read"] == len(sample_lines())
+    assert stats["classes"] == 345
+    assert stats["per_class"]["cat"][F.TRAIN] == 400
+    assert stats["per_class"]["cat"][F.EVAL] == 40
+    assert sum(stats["point_length_histogram"]["counts"]) == sum(
+        stats["written"].values()
+    )
+    assert (sample_run / F.SUCCESS_FILE).exists()
+
+
+@requires_sample
+def test_classes_file_is_sorted_file_names(sample_run):
+    classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
+    assert classes == sorted(p.name[: -len(".ndjson")] for p in SAMPLE.glob("*.ndjson"))
+
+
+@requires_sample
+def test_records_read_by_the_tutorial_input_fn_equal_the_tutorial_transform(
+    sample_run,
+):
+    classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
+    stats = json.loads((sample_run / F.STATS_FILE).read_text())
+    expected = {}
+    for line in sample_lines():
+        record = json.loads(line)
+        expected[record["key_id"]] = line
+    seen = collections.Counter()
+    for name, prefix in ((F.TRAIN, F.TRAIN_PREFIX), (F.EVAL, F.EVAL_PREFIX)):
+        shards = read_split(sample_run, prefix)
+        records = [r for shard in shards for r in shard]
+        assert len(records) == stats["written"][name]
+        for r in records:
+            key = r["key_id"].decode()
+            ink, word = tutorial_parse_line(expected[key])
+            assert classes[int(r["class_index"][0])] == word
+            assert tuple(r["shape"]) == ink.shape
+            np.testing.assert_array_equal(r["ink"].reshape(-1, 3), ink)
+            assert split.assign(key, 0.1)[0] == name
+            seen[key] += 1
+        # Shuffled across shards: the head of every shard mixes many classes.
+        for shard in shards:
+            head = {int(r["class_index"][0]) for r in shard[:100]}
+            assert len(head) > 30
+    assert max(seen.values()) == 1
+
+
+@requires_sample
+def test_split_does_not_depend_on_the_other_input_files(sample_run, tmp_path):
+    out = tmp_path / "cat_only"
+    shutil.copy(SAMPLE / "cat.ndjson", tmp_path / "cat.ndjson")
+    assert (
+        main.main(
+            [
+                "--input",
+                str(tmp_path / "cat.ndjson"),
+                "--output",
+                str(out),
+                "--train_per_class",
+                "400",
+                "--eval_per_class",
+                "40",
+                *LOCAL,
+            ]
+        )
+        == 0
+    )
+
+    def keys(directory, prefix, class_index):
+        return {
+            r["key_id"]
+            for shard in read_split(directory, prefix)
+            for r in shard
+            if int(r["class_index"][0]) == class_index
+        }
+
+    cat_all = (sample_run / F.CLASSES_FILE).read_text().splitlines().index("cat")
+    for prefix in (F.TRAIN_PREFIX, F.EVAL_PREFIX):
+        assert keys(out, prefix, 0) == keys(sample_run, prefix, cat_all)
+
+
+def _synthetic_file(path, word, n, start_key):
+    rng = np.random.default_rng(start_key)
+    lines = []
+    for i in range(n):
+        k = int(rng.integers(2, 30))
+        xs, ys = rng.integers(0, 256, k).tolist(), rng.integers(0, 256, k).tolist()
+        lines.append(
+            json.dumps(
+                {"word": word, "key_id": str(start_key + i), "drawing": [[xs, ys]]}
+            )
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_bad_lines_go_to_error_files_and_gz_input_works(tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    _synthetic_file(data / "circle.ndjson", "circle", 50, 1)
+    plain = tmp_path / "square.ndjson"
+    _synthetic_file(plain, "square", 50, 100)
+    with gzip.open(data / "square.ndjson.gz", "wb") as f:
+        f.write(plain.read_bytes())
+    with open(data / "circle.ndjson", "ab") as f:
+        f.write(b'{"word": "circle", "key_id": "x", "drawing": [[[1], [2]]]}\n')
+        f.write(b"\xff\xfe garbage\n")
+        f.write(b'{"word": "circle", "drawing": [[[1, 2], [2, 3]]]}\n')
+    out = tmp_path / "out"
+    assert main.main(["--input", str(data), "--output", str(out), *LOCAL]) == 0
+    stats = json.loads((out / F.STATS_FILE).read_text())
+    assert stats["lines_read"] == 103
+    assert sum(stats["written"].values()) == 100
+    assert stats["rejected"] == {"missing_key_id": 1, "not_utf8": 1, "single_point": 1}
+    errors = [
+        json.loads(line)
+        for path in (out / F.ERRORS_DIR).glob("*.ndjson")
+        for line in path.read_text().splitlines()
+    ]
+    assert sorted(e["reason"] for e in errors) == sorted(stats["rejected"])
+    circle = (data / "circle.ndjson").read_bytes()
+    for e in errors:
+        assert e["source"].endswith("circle.ndjson")
+        # Byte offsets always; line numbers only where a work unit starts the file.
+        raw = circle[e["offset"] :].split(b"\n", 1)[0]
+        assert raw.decode("utf-8", "replace") == e["line"]
+        assert e["line_number"] in (None, 51, 52, 53)
+    assert (out / F.CLASSES_FILE).read_text().split() == ["circle", "square"]
+
+
+def test_existing_output_is_refused_without_overwrite(tmp_path, capsys):
+    _synthetic_file(tmp_path / "circle.ndjson", "circle", 5, 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("keep me")
+    args = ["--input", str(tmp_path / "circle.ndjson"), "--output", str(out), *LOCAL]
+    assert main.main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "old.txt").exists()
+    assert main.main([*args, "--overwrite"]) == 0
+    assert not (out / "old.txt").exists()
+    assert (out / F.SUCCESS_FILE).exists()
+
+
+def test_a_pattern_matching_nothing_fails_before_any_work(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main.main(["--input", str(tmp_path / "nope*.ndjson"), "--output", str(out)])
+        == 2
+    )
+    assert "matches no ndjson file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_stripes_cover_every_line_exactly_once(tmp_path):
+    path = tmp_path / "many.ndjson"
+    lines = [f'{{"i": {i}, "pad": "{"x" * (i % 37)}"}}'.encode() for i in range(3000)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    files = sources.match_inputs([str(path)])
+    stripes = sources.plan_stripes(files, target_stripe_bytes=10_000, min_stripes=2)
+    assert len(stripes) > 5
+    read = [line for s in stripes for line in sources.read_stripe(s)]
+    assert sorted(line.data for line in read) == sorted(lines)
+    data = path.read_bytes()
+    for line in read:
+        assert data[line.offset : line.offset + len(line.data)] == line.data
