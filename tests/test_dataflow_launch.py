@@ -1,0 +1,205 @@
+"""dataflow_launch.sh: help, argument checks, and an offline Dataflow dry run.
+
+The dry run goes through DataflowRunner for real (option validation, the sdist
+of setup.py, the pipeline graph, the Dataflow job object) and only stops short
+of the Dataflow API; its GCS reads (the input listing, the output check) go to
+the emulator. It runs from another directory to prove the script finds
+./setup.py by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from gcs_emulator import FAKE_PROJECT, GcsEmulator
+
+from pipeline import synth
+
+SCRIPT = Path(__file__).resolve().parents[1] / "dataflow_launch.sh"
+# Settings the script reads from the environment; cleared so the host's own
+# values cannot leak into a test.
+SETTINGS = (
+    "PROJECT",
+    "REGION",
+    "BUCKET",
+    "INPUT",
+    "OUTPUT",
+    "JOB_NAME",
+    "MACHINE_TYPE",
+    "MAX_NUM_WORKERS",
+    "TRAIN_PER_CLASS",
+    "EVAL_PER_CLASS",
+    "CLASSES_FILE",
+    "NUM_SHARDS",
+    "PYTHON",
+    "DRY_RUN",
+)
+VALID = ["--project", FAKE_PROJECT, "--region", "us-central1", "--bucket", "bkt-1"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env["PYTHON"] = sys.executable
+    env.update(extra)
+    return env
+
+
+def _launch(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_script_is_executable() -> None:
+    assert os.access(SCRIPT, os.X_OK)
+
+
+def test_help_explains_settings_examples_and_cost(tmp_path: Path) -> None:
+    done = _launch(["--help"], _env(), tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.startswith("Usage: dataflow_launch.sh")
+    for flag in (
+        "--project",
+        "--region",
+        "--bucket",
+        "--input",
+        "--output",
+        "--machine-type",
+        "--max-num-workers",
+        "--dry-run",
+    ):
+        assert flag in text
+    for setting in SETTINGS:
+        if setting != "DRY_RUN":
+            assert setting in text
+    assert "DRY_RUN=1" in text
+    assert "gs://quickdraw_dataset/full/simplified/*.ndjson" in text
+    assert "Examples:" in text
+    assert "Cost" in text and "US$" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no project"),
+        (["--project", "My-Project"], "not a valid GCP project id"),
+        (["--project", "1project"], "not a valid GCP project id"),
+        (["--project", "short"], "not a valid GCP project id"),
+        (["--project", "a" * 31], "not a valid GCP project id"),
+        (["--project", "ends-with-"], "not a valid GCP project id"),
+        (["--project", "my_project_1"], "not a valid GCP project id"),
+        (["--project", FAKE_PROJECT], "no region"),
+        (["--project", FAKE_PROJECT, "--region", "us-central1"], "no bucket"),
+        ([*VALID[:2], "--region", "Central"], "does not look like a Dataflow region"),
+        ([*VALID, "--bucket", "Bad_Bucket"], "not a valid GCS bucket name"),
+        ([*VALID, "--output", "/tmp/out"], "--output must be a gs:// path"),
+        ([*VALID, "--input", "data/*.ndjson"], "--input must be a gs:// path"),
+        ([*VALID, "--max-num-workers", "0"], "--max-num-workers must be a positive"),
+        ([*VALID, "--job-name", "Job_1"], "not a valid Dataflow job name"),
+        ([*VALID, "--frobnicate"], "unknown option '--frobnicate'"),
+        ([*VALID, "--region"], "option --region needs a value"),
+        ([*VALID, "--python", "no-such-python-3.11"], "not found"),
+    ],
+)
+def test_bad_settings_fail_fast_with_a_clear_message(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    done = _launch(args, _env(), tmp_path)
+
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "--help" in done.stderr
+    assert done.stdout == ""
+
+
+def test_project_from_the_environment_is_validated(tmp_path: Path) -> None:
+    done = _launch([], _env(PROJECT="Not A Project"), tmp_path)
+
+    assert done.returncode == 2
+    assert "'Not A Project' is not a valid GCP project id" in done.stderr
+
+
+@pytest.mark.slow
+def test_dry_run_builds_the_dataflow_job_offline(
+    gcs: GcsEmulator, gcs_bucket: str, tmp_path: Path
+) -> None:
+    synth.write_dataset(tmp_path / "src", num_classes=2, per_class=5)
+    gcs.upload_dir(tmp_path / "src", f"{gcs_bucket}/in")
+    bucket_name = gcs_bucket.removeprefix("gs://")
+    before = gcs.list(f"{gcs_bucket}/")
+    # Beam's stager leaves the workers' package in a directory under TMPDIR.
+    (tmp_path / "tmp").mkdir()
+    env = gcs.env(_env(TMPDIR=str(tmp_path / "tmp"), MACHINE_TYPE="n2-highcpu-8"))
+
+    done = _launch(
+        [
+            "--dry-run",
+            "--project",
+            FAKE_PROJECT,
+            "--region",
+            "us-central1",
+            "--bucket",
+            bucket_name,
+            "--input",
+            f"{gcs_bucket}/in/*.ndjson",
+            "--max-num-workers=7",
+            "--job-name",
+            "quickdraw-dry-run-test",
+            # Relative to the caller's directory, not the script's.
+            "--python",
+            os.path.relpath(sys.executable, tmp_path),
+            "--",
+            "--train_per_class",
+            "5",
+        ],
+        env,
+        tmp_path,
+        timeout=240,
+    )
+
+    assert done.returncode == 0, done.stderr[-5000:]
+    # The command the script ran, as it printed it.
+    [command] = [line for line in done.stderr.splitlines() if "running:" in line]
+    for part in (
+        "-m pipeline.main",
+        f"--input {gcs_bucket}/in/\\*.ndjson",
+        "--runner DataflowRunner",
+        f"--project {FAKE_PROJECT}",
+        "--region us-central1",
+        "--job_name quickdraw-dry-run-test",
+        f"--temp_location {gcs_bucket}/tmp",
+        f"--staging_location {gcs_bucket}/staging",
+        "--setup_file ./setup.py",
+        "--machine_type n2-highcpu-8",
+        "--max_num_workers 7",
+        "--dry_run=True",
+        "--train_per_class 5",
+    ):
+        assert part in command, part
+    # DataflowRunner built the job: the pipeline ran to the end without error,
+    # and Beam's stager packaged setup.py as the workers' dependency.
+    assert "Job built" in done.stdout
+    [sdist] = (tmp_path / "tmp").glob("*/*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        packaged = {name.split("/", 1)[-1] for name in tar.getnames()}
+    assert {"setup.py", "pipeline/main.py", "pipeline/transforms.py"} <= packaged
+    assert "dry run OK: job 'quickdraw-dry-run-test' was built" in done.stdout
+    # Nothing ran and nothing was staged: the bucket holds only the input.
+    assert gcs.list(f"{gcs_bucket}/") == before
+    # The credential fallback's 20 s of retries never happened.
+    assert "Retry with exponential backoff" not in done.stderr
