@@ -43,6 +43,7 @@ class Config:
     recognized_only: bool = False
     max_points: int = ink.DEFAULT_MAX_POINTS
     overwrite: bool = False
+    analysis_fraction: float = 1.0
     stripe_mb: int = sources.DEFAULT_STRIPE_BYTES >> 20
 
 
@@ -88,6 +89,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, list[str]]:
         "--overwrite", action="store_true", help="replace a non-empty --output"
     )
     parser.add_argument(
+        "--analysis_fraction",
+        type=float,
+        default=1.0,
+        help="share of training drawings (by key_id hash) that tf.Transform "
+        "analyses for the statistics; 0 skips tf.Transform",
+    )
+    parser.add_argument(
         "--stripe_mb",
         type=int,
         default=sources.DEFAULT_STRIPE_BYTES >> 20,
@@ -96,6 +104,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, list[str]]:
     args, beam_args = parser.parse_known_args(argv)
     if not 0.0 <= args.eval_fraction <= 1.0:
         parser.error("--eval_fraction must be within [0, 1]")
+    if not 0.0 <= args.analysis_fraction <= 1.0:
+        parser.error("--analysis_fraction must be within [0, 1]")
     if min(args.train_per_class, args.eval_per_class, args.num_shards) < 0:
         parser.error("caps and --num_shards must be >= 0")
     config = Config(
@@ -109,6 +119,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, list[str]]:
         recognized_only=args.recognized_only,
         max_points=args.max_points,
         overwrite=args.overwrite,
+        analysis_fraction=args.analysis_fraction,
         stripe_mb=args.stripe_mb,
     )
     return config, beam_args
@@ -157,12 +168,17 @@ def prepare_output(config: Config) -> None:
     FileSystems.delete(paths)
 
 
+_TFT_TEMP = ".tft_tmp"
+
+
 def _write_text(path: str, text: str) -> None:
     with FileSystems.create(path) as f:
         f.write(text.encode("utf-8"))
 
 
-def finalize(_, output: str, classes: list[str], stats: dict, written) -> dict:
+def finalize(
+    _, output: str, classes: list[str], stats: dict, written, transform_done
+) -> dict:
     """Runs after every shard is final; until then the output is visibly unfinished.
 
     The classes file, stats.json and _SUCCESS are written last, so a failed run
@@ -170,6 +186,14 @@ def finalize(_, output: str, classes: list[str], stats: dict, written) -> dict:
     """
     stats_lib.check_accounting(stats)
     stats = {**stats, "classes": len(classes), "shards": sorted(written)}
+    if transform_done:
+        from pipeline import preprocessing  # imports tensorflow_transform
+
+        transform = preprocessing.statistics(posixpath.join(output, F.TRANSFORM_DIR))
+        if transform.pop("vocabulary") != classes:
+            raise RuntimeError("tf.Transform's vocabulary differs from the classes")
+        stats["transform"] = transform
+        FileSystems.delete([posixpath.join(output, _TFT_TEMP)])
     _write_text(posixpath.join(output, F.STATS_FILE), json.dumps(stats, indent=1))
     _write_text(
         posixpath.join(output, F.CLASSES_FILE), "".join(f"{c}\n" for c in classes)
@@ -192,6 +216,7 @@ def build(
         recognized_only=config.recognized_only,
         train_per_class=config.train_per_class,
         eval_per_class=config.eval_per_class,
+        analysis_fraction=config.analysis_fraction,
     )
     stripes = sources.plan_stripes(files, config.stripe_mb << 20)
     log.info("%d input files in %d work units", len(files), len(stripes))
@@ -221,6 +246,19 @@ def build(
         )
     )
     stats = out[transforms.STATS] | "Stats" >> transforms.MergeStats()
+    transform_done = []
+    if config.analysis_fraction > 0:
+        from pipeline import analysis  # imports tensorflow_transform
+
+        transform_done = out[transforms.TRAIN_RAW] | "Transform" >> (
+            analysis.AnalyzeAndWriteTransform(
+                posixpath.join(config.output, F.TRANSFORM_DIR),
+                classes,
+                posixpath.join(config.output, _TFT_TEMP),
+            )
+        )
+    else:
+        transform_done = p | "NoTransform" >> beam.Create([])
     files_written = written | "AllWritten" >> beam.Flatten()
     _ = (
         p
@@ -232,6 +270,7 @@ def build(
             classes=list(classes),
             stats=beam.pvalue.AsSingleton(stats),
             written=beam.pvalue.AsList(files_written),
+            transform_done=beam.pvalue.AsList(transform_done),
         )
     )
 

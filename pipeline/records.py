@@ -39,3 +39,18 @@ def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
     feature[F.KEY_ID].bytes_list.value.append(drawing.key_id.encode())
     feature[F.RECOGNIZED].int64_list.value.append(int(drawing.recognized))
     return example.SerializeToString()
+
+
+def serialize_raw(drawing: Drawing) -> bytes:
+    """The raw tf.Example that tf.Transform and the serving signature read.
+
+    Strokes as `pipeline.ink_tf.raw_feature_spec` describes them: every point's
+    x and y in drawing order plus the points per stroke, and the class word.
+    """
+    example = example_pb2.Example()
+    feature = example.features.feature
+    feature["drawing_x"].float_list.value.extend(drawing.xs)
+    feature["drawing_y"].float_list.value.extend(drawing.ys)
+    feature["stroke_lengths"].int64_list.value.extend(drawing.stroke_lengths)
+    feature["word"].bytes_list.value.append(drawing.word.encode())
+    return example.SerializeToString()

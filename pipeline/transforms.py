@@ -21,6 +21,7 @@ from pipeline import stats as stats_lib
 from pipeline.features import EVAL, SPLITS, TRAIN
 
 REJECTED = "rejected"
+TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
 STATS = "stats"
 ERROR_LINE_CHARS = 2000
 BATCH = 512
@@ -40,6 +41,9 @@ class EncodeConfig:
     recognized_only: bool = False
     train_per_class: int = 10_000
     eval_per_class: int = 1_000
+    # Share of kept training drawings, chosen by key_id hash, whose raw strokes
+    # go to tf.Transform's analysis; 0 turns the analysis off.
+    analysis_fraction: float = 1.0
 
     def cap(self, split_name: str) -> int:
         return self.train_per_class if split_name == TRAIN else self.eval_per_class
@@ -158,6 +162,15 @@ class EncodeStripeFn(beam.DoFn):
             self._written[split_name].inc()
             example = records.serialize(drawing, encoded, class_index)
             yield beam.pvalue.TaggedOutput(split_name, example)
+            if split_name == TRAIN and self._analyzed(priority):
+                yield beam.pvalue.TaggedOutput(
+                    TRAIN_RAW, records.serialize_raw(drawing)
+                )
+
+    def _analyzed(self, priority: int) -> bool:
+        # A deterministic sample from the priority's low 32 bits: the cap ranks
+        # by its high bits, so the sample stays uniform within kept drawings.
+        return (priority & 0xFFFFFFFF) < self._config.analysis_fraction * 2.0**32
 
 
 def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
@@ -201,7 +214,7 @@ def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
         side["thresholds"] = beam.pvalue.AsDict(thresholds)
     return stripes | "Encode" >> beam.ParDo(
         EncodeStripeFn(config), **side
-    ).with_outputs(TRAIN, EVAL, REJECTED, STATS)
+    ).with_outputs(TRAIN, EVAL, REJECTED, STATS, TRAIN_RAW)
 
 
 @beam.ptransform_fn

@@ -235,3 +235,88 @@ def test_stripes_cover_every_line_exactly_once(tmp_path):
     data = path.read_bytes()
     for line in read:
         assert data[line.offset : line.offset + len(line.data)] == line.data
+
+
+@requires_sample
+def test_transform_output_loads_and_its_vocabulary_is_the_classes_file(sample_run):
+    import tensorflow_transform as tft
+
+    from pipeline import preprocessing
+
+    output = tft.TFTransformOutput(str(sample_run / F.TRANSFORM_DIR))
+    classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
+    vocabulary = output.vocabulary_by_name(preprocessing.CLASSES_VOCABULARY)
+    assert [w.decode() for w in vocabulary] == classes
+    raw_spec = output.raw_feature_spec()
+    assert isinstance(raw_spec["drawing_x"], tf.io.RaggedFeature)
+    assert preprocessing.INK in output.transformed_feature_spec()
+
+
+@requires_sample
+def test_stats_json_statistics_match_numpy_on_the_training_split(sample_run):
+    stats = json.loads((sample_run / F.STATS_FILE).read_text())["transform"]
+    records = [r for s in read_split(sample_run, F.TRAIN_PREFIX) for r in s]
+    deltas = np.concatenate([r["ink"].reshape(-1, 3)[:, :2] for r in records])
+    deltas = deltas.astype(np.float64)  # the reference in double precision
+    np.testing.assert_allclose(stats["delta_mean"], deltas.mean(0), atol=1e-6)
+    np.testing.assert_allclose(stats["delta_std"], deltas.std(0), rtol=1e-4)
+    lengths = np.array([r["shape"][0] for r in records])
+    # Sketch quantiles (epsilon 0.01): each boundary's rank is within 1% of its
+    # target rank among the training lengths.
+    boundaries = stats["length_quantiles"]
+    assert boundaries == sorted(boundaries)
+    for i, b in enumerate(boundaries, start=1):
+        target = i / (len(boundaries) + 1)
+        low, high = np.mean(lengths < b), np.mean(lengths <= b)
+        assert low - 0.02 <= target <= high + 0.02, (b, target, low, high)
+
+
+@requires_sample
+def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_run):
+    """The transform exported for serving, run on raw strokes, against the records.
+
+    Both paths cover every drawing of the sample that the run kept.
+    """
+    import tensorflow_transform as tft
+
+    from pipeline import ink, ink_tf, preprocessing
+
+    layer = tft.TFTransformOutput(
+        str(sample_run / F.TRANSFORM_DIR)
+    ).transform_features_layer()
+    raw = {}
+    for line in sample_lines():
+        drawing = ink.parse_drawing(line)
+        raw[drawing.key_id] = drawing
+    stored = {
+        r["key_id"].decode(): r["ink"].reshape(-1, 3)
+        for prefix in (F.TRAIN_PREFIX, F.EVAL_PREFIX)
+        for s in read_split(sample_run, prefix)
+        for r in s
+    }
+    keys = sorted(stored)
+    worst = 0.0
+    for start in range(0, len(keys), 1024):
+        batch = [raw[k] for k in keys[start : start + 1024]]
+
+        def ragged(values, batch=batch):
+            flat = tf.constant([v for d in batch for v in values(d)], tf.float32)
+            strokes = tf.RaggedTensor.from_row_lengths(
+                flat, [n for d in batch for n in d.stroke_lengths]
+            )
+            return tf.RaggedTensor.from_row_lengths(
+                strokes, [len(d.stroke_lengths) for d in batch]
+            )
+
+        out = layer(
+            {
+                ink_tf.DRAWING_X: ragged(lambda d: d.xs),
+                ink_tf.DRAWING_Y: ragged(lambda d: d.ys),
+                preprocessing.WORD: tf.constant([d.word for d in batch]),
+            }
+        )[preprocessing.INK]
+        for key, graph_ink in zip(keys[start : start + 1024], out, strict=True):
+            diff = np.abs(graph_ink.numpy() - stored[key])
+            worst = max(worst, float(diff.max(initial=0.0)))
+    print(f"largest |graph - pipeline| over {len(keys)} drawings: {worst:.3g}")
+    assert worst <= 1e-6
