@@ -223,7 +223,7 @@ def build(
     out = (
         p
         | "Stripes" >> beam.Create(stripes)
-        | "Spread" >> beam.Reshuffle()
+        | "Spread" >> beam.Reshuffle()  # one work unit per worker at a time
         | "EncodeDrawings" >> transforms.EncodeDrawings(encode_config)
     )
     written = []

@@ -8,8 +8,9 @@ per-drawing path (see bench/README.md).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from tensorflow.core.example import example_pb2
 
 from pipeline import features as F
 from pipeline.ink import Drawing
@@ -26,9 +27,18 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+@functools.cache
+def _example_class():
+    """tf.train.Example, imported on first use: importing TensorFlow costs ~4 s,
+    which the launcher process, which never serialises, should not pay."""
+    from tensorflow.core.example import example_pb2
+
+    return example_pb2.Example
+
+
 def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
     """The tf.train.Example bytes for one drawing and its float32 [N-1, 3] ink."""
-    example = example_pb2.Example()
+    example = _example_class()()
     feature = example.features.feature
     raw = np.ascontiguousarray(ink, dtype="<f4").tobytes()
     feature[F.INK].float_list.MergeFromString(
@@ -47,7 +57,7 @@ def serialize_raw(drawing: Drawing) -> bytes:
     Strokes as `pipeline.ink_tf.raw_feature_spec` describes them: every point's
     x and y in drawing order plus the points per stroke, and the class word.
     """
-    example = example_pb2.Example()
+    example = _example_class()()
     feature = example.features.feature
     feature["drawing_x"].float_list.value.extend(drawing.xs)
     feature["drawing_y"].float_list.value.extend(drawing.ys)
