@@ -32,6 +32,7 @@ def empty() -> dict:
         "written": dict.fromkeys(SPLITS, 0),
         "dropped_by_cap": dict.fromkeys(SPLITS, 0),
         "filtered": 0,
+        "analyzed": 0,  # training drawings in tf.Transform's sample (not a bucket)
         "rejected": {},
         "per_class": {},
         "point_length_histogram": {
@@ -52,6 +53,7 @@ class Tally:
     def __init__(self) -> None:
         self.lines_read = 0
         self.filtered = 0
+        self.analyzed = 0
         self.rejected: collections.Counter = collections.Counter()
         self.written: collections.Counter = collections.Counter()  # (word, split)
         self.dropped: collections.Counter = collections.Counter()  # (word, split)
@@ -61,6 +63,7 @@ class Tally:
         out = empty()
         out["lines_read"] = self.lines_read
         out["filtered"] = self.filtered
+        out["analyzed"] = self.analyzed
         out["rejected"] = dict(self.rejected)
         for (word, split), n in self.written.items():
             out["written"][split] += n
@@ -85,6 +88,7 @@ def merge(parts: Iterable[dict]) -> dict:
     for part in parts:
         total["lines_read"] += part["lines_read"]
         total["filtered"] += part["filtered"]
+        total["analyzed"] += part["analyzed"]
         for split in SPLITS:
             total["written"][split] += part["written"][split]
             total["dropped_by_cap"][split] += part["dropped_by_cap"][split]

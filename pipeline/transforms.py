@@ -163,6 +163,7 @@ class EncodeStripeFn(beam.DoFn):
             example = records.serialize(drawing, encoded, class_index)
             yield beam.pvalue.TaggedOutput(split_name, example)
             if split_name == TRAIN and self._analyzed(priority):
+                tally.analyzed += 1
                 yield beam.pvalue.TaggedOutput(
                     TRAIN_RAW, records.serialize_raw(drawing)
                 )

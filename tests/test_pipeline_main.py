@@ -253,17 +253,28 @@ def test_transform_output_loads_and_its_vocabulary_is_the_classes_file(sample_ru
 
 
 @requires_sample
-def test_stats_json_statistics_match_numpy_on_the_training_split(sample_run):
-    stats = json.loads((sample_run / F.STATS_FILE).read_text())["transform"]
-    records = [r for s in read_split(sample_run, F.TRAIN_PREFIX) for r in s]
+def test_stats_json_statistics_match_numpy_on_the_analysed_sample(sample_run):
+    stats = json.loads((sample_run / F.STATS_FILE).read_text())
+    fraction = stats["transform"]["analysis_fraction"]
+    assert 0 < fraction <= 1
+    # The analysed drawings are a deterministic sample of the training split:
+    # recompute which, from the key_id hash, and compare with plain numpy.
+    records = [
+        r
+        for s in read_split(sample_run, F.TRAIN_PREFIX)
+        for r in s
+        if (split.key_hash(r["key_id"].decode())[1] & 0xFFFFFFFF) < fraction * 2**32
+    ]
+    assert len(records) == stats["analyzed"] > 1000
     deltas = np.concatenate([r["ink"].reshape(-1, 3)[:, :2] for r in records])
     deltas = deltas.astype(np.float64)  # the reference in double precision
-    np.testing.assert_allclose(stats["delta_mean"], deltas.mean(0), atol=1e-6)
-    np.testing.assert_allclose(stats["delta_std"], deltas.std(0), rtol=1e-4)
+    transform = stats["transform"]
+    np.testing.assert_allclose(transform["delta_mean"], deltas.mean(0), atol=1e-6)
+    np.testing.assert_allclose(transform["delta_std"], deltas.std(0), rtol=1e-4)
     lengths = np.array([r["shape"][0] for r in records])
     # Sketch quantiles (epsilon 0.01): each boundary's rank is within 1% of its
-    # target rank among the training lengths.
-    boundaries = stats["length_quantiles"]
+    # target rank among the analysed lengths.
+    boundaries = transform["length_quantiles"]
     assert boundaries == sorted(boundaries)
     for i, b in enumerate(boundaries, start=1):
         target = i / (len(boundaries) + 1)
