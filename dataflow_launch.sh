@@ -22,6 +22,10 @@
 #   unexpired token (GOOGLE_APPLICATION_CREDENTIALS) ends the credential lookup
 #   at once, and NO_GCE_CHECK=True rules out the metadata-server probe; see
 #   tests/gcs_emulator.py. The script needs no change for that.
+# - tf.Transform is the exception: while the job is built, it writes its traced
+#   graph under the pipeline's temp dir through TensorFlow's own GCS client,
+#   which has no emulator support, so the offline test passes
+#   `-- --analysis_fraction 0`. Against real GCS the dry run includes it.
 set -euo pipefail
 
 readonly DEFAULT_INPUT="gs://quickdraw_dataset/full/simplified/*.ndjson"

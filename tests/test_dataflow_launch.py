@@ -166,6 +166,12 @@ def test_dry_run_builds_the_dataflow_job_offline(
             "--",
             "--train_per_class",
             "5",
+            # tf.Transform writes its traced graph to gs://BUCKET/tmp while the
+            # job is built, through TensorFlow's own GCS client, which cannot be
+            # pointed at an emulator; offline, the dry run builds the job
+            # without the analysis.
+            "--analysis_fraction",
+            "0",
         ],
         env,
         tmp_path,
