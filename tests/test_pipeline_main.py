@@ -331,3 +331,30 @@ def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_r
             worst = max(worst, float(diff.max(initial=0.0)))
     print(f"largest |graph - pipeline| over {len(keys)} drawings: {worst:.3g}")
     assert worst <= 1e-6
+
+
+def test_classes_file_sets_the_class_set_and_other_words_are_rejected(tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    _synthetic_file(data / "circle.ndjson", "circle", 20, 1)
+    _synthetic_file(data / "square.ndjson", "square", 20, 100)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("square\ncircle\ntriangle\n")  # sorted on use
+    out = tmp_path / "out"
+    args = ["--input", str(data), "--output", str(out), "--analysis_fraction", "0"]
+    assert main.main([*args, "--classes_file", str(classes), *LOCAL]) == 0
+    assert (out / F.CLASSES_FILE).read_text().split() == [
+        "circle",
+        "square",
+        "triangle",
+    ]
+    stats = json.loads((out / F.STATS_FILE).read_text())
+    assert sum(stats["written"].values()) == 40
+
+    classes.write_text("circle\n")
+    assert (
+        main.main([*args, "--overwrite", "--classes_file", str(classes), *LOCAL]) == 0
+    )
+    stats = json.loads((out / F.STATS_FILE).read_text())
+    assert stats["rejected"] == {"unknown_word": 20}
+    assert sum(stats["written"].values()) == 20
