@@ -342,11 +342,14 @@ def _histogram(ax: plt.Axes, edges: np.ndarray, counts: np.ndarray) -> None:
     Irregular bins are drawn as equal-width bars labelled with their ranges:
     on a true axis a wide bin would look like many drawings.
     """
+    used = np.flatnonzero(counts)
+    if used.size:  # empty tail bins only squeeze the ones that matter
+        counts, edges = counts[: used[-1] + 1], edges[: used[-1] + 2]
     widths = np.diff(edges)
     geometric = edges[0] > 0 and np.allclose(
         edges[1:] / edges[:-1], edges[1] / edges[0]
     )
-    if np.allclose(widths, widths[0]) or geometric or counts.size > 25:
+    if np.allclose(widths, widths[0]) or geometric:
         ax.stairs(counts, edges, fill=True, color="#0969da", alpha=0.85)
         if geometric:
             ax.set_xscale("log")
@@ -354,7 +357,7 @@ def _histogram(ax: plt.Axes, edges: np.ndarray, counts: np.ndarray) -> None:
     else:
         names = [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
         ax.bar(np.arange(counts.size), counts, color="#0969da", width=0.9)
-        ax.set_xticks(np.arange(counts.size), names, fontsize=7, rotation=45)
+        ax.set_xticks(np.arange(counts.size), names, fontsize=6, rotation=90)
         ax.set_xlabel("points (bin)")
     ax.set_ylabel("drawings")
 

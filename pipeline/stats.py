@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from pipeline.features import SPLITS
 
-# Point counts per drawing; the tail is long (max_points defaults to 10000).
+# Bin edges of points per drawing: fine where most drawings are, coarse in the
+# long tail (max_points defaults to 10000). The last bin also counts longer ones.
 LENGTH_BIN_EDGES = [
     *range(0, 200, 10),
     *range(200, 500, 50),
@@ -37,14 +38,19 @@ def empty() -> dict:
         "per_class": {},
         "point_length_histogram": {
             "bin_edges": LENGTH_BIN_EDGES,
-            "counts": [0] * len(LENGTH_BIN_EDGES),
+            "counts": [0] * (len(LENGTH_BIN_EDGES) - 1),
         },
     }
 
 
 def length_bin(num_points: int) -> int:
-    """Index of the bin [edge_i, edge_i+1) holding num_points; the last is open."""
-    return bisect.bisect_right(LENGTH_BIN_EDGES, num_points) - 1
+    """Index of the bin [edge_i, edge_i+1) holding num_points."""
+    return (
+        min(
+            bisect.bisect_right(LENGTH_BIN_EDGES, num_points), len(LENGTH_BIN_EDGES) - 1
+        )
+        - 1
+    )
 
 
 class Tally:
@@ -57,7 +63,7 @@ class Tally:
         self.rejected: collections.Counter = collections.Counter()
         self.written: collections.Counter = collections.Counter()  # (word, split)
         self.dropped: collections.Counter = collections.Counter()  # (word, split)
-        self.lengths = [0] * len(LENGTH_BIN_EDGES)
+        self.lengths = [0] * (len(LENGTH_BIN_EDGES) - 1)
 
     def as_dict(self) -> dict:
         out = empty()
