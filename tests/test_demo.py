@@ -1,0 +1,69 @@
+"""`make demo`'s steps end to end at a reduced size, with and without ../shared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+
+from tests.shared_data import requires_sample
+
+REPO = Path(__file__).resolve().parents[1]
+PICTURES = (
+    "predictions.png",
+    "eval_records.png",
+    "data_stats.png",
+    "training_curves.png",
+    "confusion.png",
+)
+
+
+def _demo(out: Path, *extra: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.demo", "--quick", f"--output={out}", *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _check(out: Path, stdout: str) -> None:
+    assert "=== Done in" in stdout
+    for step in range(1, 7):
+        assert f"[{step}/6]" in stdout
+    stats = json.loads((out / "data" / "stats.json").read_text())
+    assert stats["written"]["train"] > 0 and "transform" in stats
+    report = json.loads((out / "model" / "eval_report.json").read_text())
+    assert report["num_examples"] == stats["written"]["eval"]
+    predictions = [
+        json.loads(line)
+        for line in (out / "predictions.jsonl").read_text().splitlines()
+    ]
+    assert sum("top_k" in p for p in predictions) >= 4
+    assert [p for p in predictions if "error" in p]  # the planted bad line
+    for name in PICTURES:
+        image = matplotlib.image.imread(out / "pictures" / name)
+        assert image.shape[0] > 200 and image.shape[1] > 200
+        assert image.std() > 0.01, f"{name} is blank"
+
+
+@requires_sample
+def test_demo_on_the_real_sample(tmp_path):
+    out = tmp_path / "demo"
+    stdout = _demo(out)
+    assert "real Quick, Draw! drawings" in stdout
+    _check(out, stdout)
+
+
+def test_demo_on_synthetic_drawings_runs_twice(tmp_path):
+    out = tmp_path / "demo"
+    _demo(out, "--synthetic")
+    stdout = _demo(out, "--synthetic")  # running twice works
+    assert "synthetic drawings" in stdout
+    _check(out, stdout)
