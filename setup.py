@@ -13,6 +13,8 @@ REQUIRED = [
     "tensorflow-transform==1.21.*",
     "numpy",
     "orjson",
+    # TF 2.21 no longer installs it; Keras' TensorBoard callback needs it.
+    "tensorboard==2.21.*",
 ]
 
 EXTRAS = {

@@ -61,17 +61,18 @@ def all_lines(directory: Path) -> list[bytes]:
 
 
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
-    from pipeline import ink, records, split
+    """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does."""
+    from pipeline import ink, records
 
     for i in range(0, len(lines), 512):
         drawings = [ink.parse_drawing(line, classes) for line in lines[i : i + 512]]
         inks, _ = ink.encode_batch(drawings)
         for drawing, encoded in zip(drawings, inks, strict=True):
-            split.assign(drawing.key_id, 0.1)
             records.serialize(drawing, encoded, classes[drawing.word])
 
 
 def core_baseline(lines: list[bytes], classes: dict[str, int]) -> None:
+    """The same path as the tutorial writes it."""
     from pipeline.reference import tutorial_example, tutorial_parse_line
 
     for line in lines:

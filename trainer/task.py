@@ -40,6 +40,7 @@ import os
 import posixpath
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 
 import keras
@@ -312,7 +313,7 @@ def evaluation_report(
     num_classes = len(classes)
     k = min(3, num_classes)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def top(features):
         return tf.math.top_k(model(features, training=False), k=k).indices
 
@@ -470,10 +471,13 @@ def train(config: TrainConfig) -> dict:
         else tempfile.mkdtemp(prefix=f"worker{cluster.task_index}-")
     )
     callbacks = [
+        # double_checkpoint: a job killed while writing its backup restarts
+        # from the previous one instead of failing on a torn file.
         keras.callbacks.BackupAndRestore(
             posixpath.join(
                 model_dir, "backup", f"{cluster.task_type}-{cluster.task_index}"
-            )
+            ),
+            double_checkpoint=True,
         ),
         HistoryWriter(posixpath.join(model_dir, HISTORY_FILE), cluster.is_chief),
         keras.callbacks.ModelCheckpoint(
@@ -494,16 +498,19 @@ def train(config: TrainConfig) -> dict:
         log.warning("tensorboard is not installed: no TensorBoard logs")
     if cluster.num_workers > 1:
         _patch_keras_for_multi_worker(model, strategy, train_ds)
-    model.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=eval_ds,
-        validation_steps=config.eval_steps or None,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset shuffles itself
-        verbose=2,
-    )
+    with warnings.catch_warnings():
+        # Expected once: the eval set is finite and its batch count unknown.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(
+            train_ds,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=eval_ds,
+            validation_steps=config.eval_steps or None,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself
+            verbose=2,
+        )
     # Replicas must end with identical weights; the log line lets people (and
     # the multi-worker test) check that they did.
     checksum = float(sum(np.abs(w).sum(dtype=np.float64) for w in model.get_weights()))
