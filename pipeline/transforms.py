@@ -8,6 +8,7 @@ The glue stays thin: parsing and encoding live in `pipeline.ink` and
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import traceback
 from collections.abc import Iterator, Mapping
@@ -77,6 +78,9 @@ class EncodeStripeFn(beam.DoFn):
         self._priorities_only = priorities_only
 
     def setup(self) -> None:
+        # Encoding allocates millions of short-lived lists; move the long-lived
+        # module objects (TensorFlow's are many) out of the collector's way.
+        gc.freeze()
         self._class_index = {c: i for i, c in enumerate(self._config.classes)}
         self._lines = Metrics.counter(NAMESPACE, "lines_read")
         self._written = {s: Metrics.counter(NAMESPACE, f"written_{s}") for s in SPLITS}
