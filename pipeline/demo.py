@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import glob
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,12 @@ def _step(number: int, title: str) -> float:
 def _run(args: Sequence[str], stdout=None) -> None:
     """Runs `python -m ARGS`, one of the product's commands, streaming its output."""
     print(f"$ python -m {' '.join(args)}", flush=True)
-    subprocess.run([sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout)
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing on a CPU
+    # machine) would bury the demo's own progress; errors still show.
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
+    subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout, env=env
+    )
 
 
 def _real_inputs() -> list[str]:
