@@ -57,6 +57,15 @@ class ModelConfig:
             raise ValueError("dropout must be in [0, 1)")
 
 
+# The model's hyperparameters and their defaults, defined once in ModelConfig;
+# TrainConfig carries them flat, as the command line does.
+_MODEL_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(ModelConfig)
+    if f.name != "num_classes"
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything one training run needs. Paths may be local or gs://.
@@ -82,13 +91,13 @@ class TrainConfig:
     model_dir: str
     export_dir: str
     tensorboard_dir: str
-    num_layers: int = 3
-    num_nodes: int = 128
-    num_conv: tuple[int, ...] = (48, 64, 96)
-    conv_len: tuple[int, ...] = (5, 5, 3)
-    cell_type: str = "lstm"
-    batch_norm: bool = False
-    dropout: float = 0.3
+    num_layers: int = _MODEL_DEFAULTS["num_layers"]
+    num_nodes: int = _MODEL_DEFAULTS["num_nodes"]
+    num_conv: tuple[int, ...] = _MODEL_DEFAULTS["num_conv"]
+    conv_len: tuple[int, ...] = _MODEL_DEFAULTS["conv_len"]
+    cell_type: str = _MODEL_DEFAULTS["cell_type"]
+    batch_norm: bool = _MODEL_DEFAULTS["batch_norm"]
+    dropout: float = _MODEL_DEFAULTS["dropout"]
     batch_size: int = 128
     learning_rate: float = 0.001
     warmup_steps: int = 1000
@@ -109,11 +118,5 @@ class TrainConfig:
     def model_config(self, num_classes: int) -> ModelConfig:
         return ModelConfig(
             num_classes=num_classes,
-            num_layers=self.num_layers,
-            num_nodes=self.num_nodes,
-            num_conv=self.num_conv,
-            conv_len=self.conv_len,
-            cell_type=self.cell_type,
-            batch_norm=self.batch_norm,
-            dropout=self.dropout,
+            **{name: getattr(self, name) for name in _MODEL_DEFAULTS},
         )
