@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import posixpath
 from collections.abc import Iterator, Sequence
 
@@ -22,6 +23,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
+_LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
 DEFAULT_STRIPE_BYTES = 64 << 20
 MIN_STRIPES = 8
 
@@ -72,7 +74,7 @@ class Line:
 def class_name(path: str) -> str:
     """The class a file holds, from the dataset's `<class>.ndjson` layout."""
     name = posixpath.basename(path)
-    for suffix in sorted(NDJSON_SUFFIXES, key=len, reverse=True):
+    for suffix in _LONGEST_SUFFIX_FIRST:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name.split(".", 1)[0]
@@ -104,8 +106,6 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
 def _is_dir(path: str) -> bool:
     if path.startswith("gs://"):
         return path.endswith("/")
-    import os
-
     return os.path.isdir(path)
 
 
