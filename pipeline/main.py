@@ -269,7 +269,6 @@ def build(
         )
     )
     stats = out[transforms.STATS] | "Stats" >> transforms.MergeStats()
-    transform_done = []
     if encode_config.analysis_fraction > 0:
         from pipeline import analysis  # imports tensorflow_transform
 

@@ -189,7 +189,8 @@ def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
 def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
     """Per (class, split): the priority of the cap-th kept drawing, as a side input.
 
-    Holds `cap` integers per class, never the drawings themselves.
+    Holds `cap` integers per class, never the drawings themselves. Applied only
+    when at least one split has a cap.
     """
     priorities = stripes | "Priorities" >> beam.ParDo(
         EncodeStripeFn(config, priorities_only=True)
@@ -205,8 +206,6 @@ def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
             | f"Threshold{split_name.title()}"
             >> beam.FlatMap(_threshold, split_name=split_name, cap=cap)
         )
-    if not per_split:
-        return stripes.pipeline | "NoCaps" >> beam.Create([])
     return per_split | "Flatten" >> beam.Flatten()
 
 
