@@ -4,8 +4,8 @@ One run, two configurations, the tutorial-size model (3x128 BiLSTM, conv
 48/64/96) and the same global batch:
 
 * trainer: `trainer.data` with length bucketing (boundaries from the
-  pipeline's tf.Transform statistics), augmentation on, mixed_float16 when a
-  GPU is present;
+  pipeline's tf.Transform statistics), augmentation as the trainer's defaults
+  set it (point dropping included), mixed_float16 when a GPU is present;
 * baseline: the same records through plain `padded_batch` (each batch padded
   to its longest drawing, as the tutorial's input_fn did), float32, no
   augmentation.
@@ -56,7 +56,11 @@ class Runner:
         self.name = name
         self.model = build_model(ModelConfig(num_classes=num_classes))
         compile_model(
-            self.model, num_classes, 1e-3, weight_decay=1e-4, label_smoothing=0.1
+            self.model,
+            num_classes,
+            1e-3,
+            weight_decay=1e-4,
+            label_smoothing=0.1,
         )
         keras.mixed_precision.set_global_policy("float32")
         self.iterator = iter(ds)
@@ -82,6 +86,7 @@ def main() -> None:
     import tensorflow as tf
 
     from trainer import data as D
+    from trainer.config import TrainConfig
 
     records = build_records(OUT / "train_accuracy")
     stats = D.load_transform_statistics(str(records / "transform"))
@@ -92,7 +97,12 @@ def main() -> None:
 
     def trainer_ds():
         return D.make_dataset(
-            pattern, args.batch_size, training=True, boundaries=boundaries, augment=True
+            pattern,
+            args.batch_size,
+            training=True,
+            boundaries=boundaries,
+            augment=True,
+            point_drop=TrainConfig.point_drop,
         )
 
     def baseline_ds():

@@ -163,6 +163,38 @@ def augment_batch(
     return {INK: ink, LENGTHS: features[LENGTHS]}, labels
 
 
+def drop_points(
+    features: dict[str, tf.Tensor], labels: tf.Tensor, rate: float
+) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    """Drops a random `rate` of each drawing's points, keeping every stroke end.
+
+    The same drawing sampled a little differently, as another tablet or a
+    faster hand would record it (sketch-rnn's point-dropping augmentation).
+    Dropping a point merges its delta into the next one, so the remaining
+    points keep their positions: deltas are summed back to positions, the
+    kept positions gathered per drawing, and differenced again. Stroke ends
+    (pen bit 1) always stay, so strokes, their count and the last point keep
+    their meaning and no drawing becomes empty.
+    """
+    ink = features[INK]
+    lengths = tf.cast(features[LENGTHS], tf.int32)
+    steps = tf.shape(ink)[1]
+    valid = tf.sequence_mask(lengths, steps)
+    last = tf.one_hot(lengths - 1, steps, on_value=True, off_value=False)
+    keep = valid & (
+        (ink[:, :, 2] > 0.5) | last | (tf.random.uniform(tf.shape(valid)) >= rate)
+    )
+    positions = tf.ragged.boolean_mask(tf.cumsum(ink[:, :, :2], axis=1), keep)
+    pen = tf.ragged.boolean_mask(ink[:, :, 2:], keep)
+    kept = tf.cast(positions.row_lengths(), tf.int32)
+    positions = positions.to_tensor()
+    previous = tf.pad(positions, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+    mask = tf.cast(tf.sequence_mask(kept, tf.shape(positions)[1]), ink.dtype)
+    ink = tf.concat([positions - previous, pen.to_tensor()], axis=2)
+    ink = pad_to_one_step(ink * mask[:, :, None])
+    return {INK: ink, LENGTHS: kept}, labels
+
+
 def pad_to_one_step(ink: tf.Tensor) -> tf.Tensor:
     """Pads dense ink [B, T, 3] to T >= 1: a batch of empty drawings would
     otherwise give the model a zero-length time axis."""
@@ -180,6 +212,7 @@ def make_dataset(
     training: bool,
     boundaries: Sequence[int] = DEFAULT_BUCKET_BOUNDARIES,
     augment: bool = False,
+    point_drop: float = 0.0,
     shuffle_buffer: int = 10_000,
     num_workers: int = 1,
     worker_index: int = 0,
@@ -196,6 +229,7 @@ def make_dataset(
       boundaries: Length bucket boundaries; `bucket=False` pads each batch to
         its longest drawing instead (the tutorial's way, for benchmarks).
       augment: Random linear distortion of the ink (training only).
+      point_drop: With `augment`, the share of points to drop at random.
       num_workers, worker_index: This worker's place among the workers of a
         multi-worker job. Each reads its own subset of the shards; with fewer
         shards than workers every worker reads all and keeps its share of the
@@ -241,6 +275,11 @@ def make_dataset(
         ds = ds.padded_batch(batch_size, drop_remainder=training)
     ds = ds.map(_finish_batch, num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment:
+        if point_drop > 0:
+            ds = ds.map(
+                lambda f, y: drop_points(f, y, point_drop),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         ds = ds.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = policy

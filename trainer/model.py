@@ -59,6 +59,25 @@ class ZeroPadding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class WithPositions(layers.Layer):
+    """Appends each point's position relative to the first, x and y, to the ink.
+
+    The ink holds deltas, so a convolution sees the shape of a few strokes but
+    not where on the canvas they are; the LSTMs would have to integrate that
+    themselves. The running sum of the deltas gives it to every layer (the
+    tutorial's input left it out). Padding steps stay zero.
+    """
+
+    def call(self, ink, mask):
+        valid = ops.cast(ops.expand_dims(mask, -1), ink.dtype)
+        positions = ops.cumsum(ink[:, :, :2] * valid, axis=1) * valid
+        return ops.concatenate([ink, positions], axis=-1)
+
+    def compute_output_spec(self, ink, mask):
+        return keras.KerasTensor((*ink.shape[:2], ink.shape[2] + 2), ink.dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MaskedSum(layers.Layer):
     """Sum over the valid time steps, in float32 (the tutorial's embedding)."""
 
@@ -87,7 +106,7 @@ def build_model(config: ModelConfig) -> keras.Model:
     ink = keras.Input(shape=(None, 3), name=INK, dtype="float32")
     lengths = keras.Input(shape=(), name=LENGTHS, dtype="int32")
     mask = LengthMask(name="length_mask")(ink, lengths)
-    x = ink
+    x = WithPositions(name="with_positions")(ink, mask) if config.positions else ink
     for i, (filters, width) in enumerate(
         zip(config.num_conv, config.conv_len, strict=True)
     ):
@@ -190,7 +209,7 @@ def compile_model(
     (its `clip_gradients` clips the global norm, hence `global_clipnorm`)."""
     optimizer = keras.optimizers.AdamW(
         learning_rate=learning_rate,
-        weight_decay=weight_decay or None,
+        weight_decay=weight_decay,
         global_clipnorm=gradient_clipping_norm or None,
     )
     model.compile(

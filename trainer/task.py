@@ -173,7 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=fields["eval_steps"],
         help="eval batches per evaluation; 0: the whole eval set",
     )
+    add(
+        "--positions",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=fields["positions"],
+        help="also feed each point's position (running sum of the deltas)",
+    )
     add("--augment", type=_bool, nargs="?", const=True, default=fields["augment"])
+    add(
+        "--point_drop",
+        type=float,
+        default=fields["point_drop"],
+        help="with --augment: share of points dropped at random",
+    )
     add("--shuffle_buffer", type=int, default=fields["shuffle_buffer"])
     add(
         "--mixed_precision",
@@ -195,6 +209,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     for name in ("batch_size", "eval_every", "steps"):
         if getattr(ns, name) < 1:
             parser.error(f"--{name} must be >= 1")
+    if not 0 <= ns.point_drop < 1:
+        parser.error("--point_drop must be in [0, 1)")
     if len(ns.num_conv) != len(ns.conv_len):
         parser.error("--num_conv and --conv_len must have the same length")
     values = vars(ns)
@@ -434,6 +450,7 @@ def train(config: TrainConfig) -> dict:
         training=True,
         boundaries=boundaries,
         augment=config.augment,
+        point_drop=config.point_drop,
         shuffle_buffer=config.shuffle_buffer,
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
