@@ -71,3 +71,27 @@ def test_augmented_training_batches_keep_their_lengths_valid(tmp_path):
         # Every drawing still ends a stroke at its last valid point.
         assert all(ink[i, n - 1, 2] == 1 for i, n in enumerate(lengths))
         assert all(not ink[i, n:].any() for i, n in enumerate(lengths))
+
+
+def test_linear_augmentation_maps_each_drawing_and_mirrors_about_half():
+    rng = np.random.default_rng(0)
+    batch, steps = 200, 12
+    ink = np.zeros((batch, steps, 3), np.float32)
+    ink[:, :, :2] = rng.normal(0, 0.2, (batch, steps, 2))
+    ink[:, :, 2] = rng.random((batch, steps)) < 0.3
+    ink[:, 8:] = 0  # padding
+    lengths = np.full(batch, 8, np.int32)
+    tf.random.set_seed(0)
+    out, _ = D.augment_batch({D.INK: tf.constant(ink), D.LENGTHS: lengths}, None)
+    got = out[D.INK].numpy()
+    np.testing.assert_array_equal(got[:, :, 2], ink[:, :, 2])  # pen bits kept
+    assert not got[:, 8:].any()  # padding stays zero
+    determinants = []
+    for i in range(batch):
+        # One 2x2 matrix per drawing maps every delta: the shape is kept.
+        matrix, *_ = np.linalg.lstsq(ink[i, :8, :2], got[i, :8, :2], rcond=None)
+        np.testing.assert_allclose(ink[i, :8, :2] @ matrix, got[i, :8, :2], atol=1e-5)
+        determinants.append(np.linalg.det(matrix))
+    mirrored = np.mean(np.array(determinants) < 0)
+    assert 0.35 < mirrored < 0.65
+    assert np.all(np.abs(np.log(np.abs(determinants))) <= 2 * D.MAX_LOG_SCALE + 1e-4)

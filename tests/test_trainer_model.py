@@ -96,6 +96,24 @@ def test_lstm_layers_qualify_for_the_cudnn_kernel():
         )
 
 
+def test_input_is_standardised_with_the_training_statistics_and_padding_stays_zero():
+    mean, std = (0.01, -0.02), (0.2, 0.1)
+    config = dataclasses.replace(SMALL, delta_mean=mean, delta_std=std)
+    model = build_model(config)
+    x = inputs([3, 1], steps=4)
+    standardised = keras.Model(model.inputs, model.get_layer("standardize").output)(x)
+    got = keras.ops.convert_to_numpy(standardised)
+    # dx, dy, pen, then the positions (running sums of the raw deltas).
+    ink = x["ink"]
+    for i, n in enumerate(x["lengths"]):
+        np.testing.assert_allclose(got[i, :n, :2], (ink[i, :n, :2] - mean) / std)
+        np.testing.assert_allclose(got[i, :n, 2], ink[i, :n, 2])
+        np.testing.assert_allclose(
+            got[i, :n, 3:], np.cumsum(ink[i, :n, :2], axis=0), rtol=1e-6
+        )
+        assert not got[i, n:].any()
+
+
 def test_mixed_precision_keeps_the_softmax_in_float32():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -203,6 +203,19 @@ def test_bucket_boundaries_from_stats_json(tmp_path):
     assert source == "defaults" and boundaries == list(D.DEFAULT_BUCKET_BOUNDARIES)
 
 
+def test_delta_statistics_from_the_pipelines_stats_json(tmp_path):
+    stats = {"transform": {"delta_mean": [0.01, -0.02], "delta_std": [0.2, 0.1]}}
+    (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
+    pattern = f"{tmp_path}/{F.TRAIN_PREFIX}-*"
+    deltas, source = D.delta_statistics(pattern)
+    assert deltas == {"delta_mean": (0.01, -0.02), "delta_std": (0.2, 0.1)}
+    assert source == f"{tmp_path}/{F.STATS_FILE}"
+    # Unusable statistics leave the input as it is rather than divide by zero.
+    stats["transform"]["delta_std"] = [0.0, 0.1]
+    (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
+    assert D.delta_statistics(pattern) == ({}, "")
+
+
 def test_epochs_become_steps_by_counting_records(dataset, tmp_path):
     from trainer import task
 

@@ -14,6 +14,9 @@ bench/TRAINER.md):
 * Augmentation on (tutorial none): random rotation, scale and shear of the ink;
   the tutorial-size model overfits small data, and this is nearly free.
 * Augmentation also drops 10% of the points at random (stroke ends stay).
+* The model also sees each point's position (the running sum of the deltas)
+  and standardises the deltas with tf.Transform's mean and std (tutorial:
+  raw deltas only); `--positions false` feeds the deltas alone.
 * AdamW weight decay 1e-4 and label smoothing 0.1 (tutorial none): more
   regularisation, and calmer probabilities for the top-k the service returns.
 * dropout 0.3 also between LSTM layers and before the softmax (tutorial: conv
@@ -44,6 +47,10 @@ class ModelConfig:
     batch_norm: bool = False
     dropout: float = 0.3
     positions: bool = True
+    # The training deltas' statistics (tf.Transform's), which the model uses to
+    # standardise its input; the defaults leave the input as it is.
+    delta_mean: tuple[float, float] = (0.0, 0.0)
+    delta_std: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         if len(self.num_conv) != len(self.conv_len):
@@ -57,6 +64,10 @@ class ModelConfig:
             raise ValueError("num_classes, num_nodes must be >= 1, num_layers >= 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        if len(self.delta_mean) != 2 or len(self.delta_std) != 2:
+            raise ValueError("delta_mean and delta_std need one value per axis")
+        if min(self.delta_std) <= 0:
+            raise ValueError("delta_std must be positive")
 
 
 # The model's hyperparameters and their defaults, defined once in ModelConfig;
@@ -64,7 +75,7 @@ class ModelConfig:
 _MODEL_DEFAULTS = {
     f.name: f.default
     for f in dataclasses.fields(ModelConfig)
-    if f.name != "num_classes"
+    if f.name not in ("num_classes", "delta_mean", "delta_std")
 }
 
 
@@ -120,8 +131,11 @@ class TrainConfig:
     export_top_k: int = 10
     seed: int = 0
 
-    def model_config(self, num_classes: int) -> ModelConfig:
+    def model_config(self, num_classes: int, **data_statistics) -> ModelConfig:
+        """The model's settings; `data_statistics` are `delta_mean` and
+        `delta_std`, which come from the data, not from flags."""
         return ModelConfig(
             num_classes=num_classes,
             **{name: getattr(self, name) for name in _MODEL_DEFAULTS},
+            **data_statistics,
         )

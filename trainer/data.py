@@ -56,19 +56,16 @@ def default_classes_file(training_data: str) -> str:
     return posixpath.join(posixpath.dirname(training_data), F.CLASSES_FILE)
 
 
-def _quantiles_from_stats(path: str) -> list[int] | None:
-    """`length_quantiles` of a stats.json, at the top or under "transform"
-    (where `pipeline.main` puts what tf.Transform computed)."""
+def _from_stats_json(path: str, name: str) -> list | None:
+    """`name` from a stats.json, at the top or under "transform" (where
+    `pipeline.main` puts what tf.Transform computed)."""
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path, "r") as f:
         stats = json.load(f)
     if not isinstance(stats, dict):
         return None
-    values = stats.get("length_quantiles") or (stats.get("transform") or {}).get(
-        "length_quantiles"
-    )
-    return [int(v) for v in values] if values else None
+    return stats.get(name) or (stats.get("transform") or {}).get(name)
 
 
 def load_transform_statistics(transform_dir: str) -> dict | None:
@@ -87,34 +84,69 @@ def load_transform_statistics(transform_dir: str) -> dict | None:
         return None
 
 
+def find_statistic(
+    name: str,
+    training_data: str,
+    transform_dir: str = "",
+    transform_statistics: dict | None = None,
+) -> tuple[list | None, str]:
+    """A statistic of the training split, and where it came from.
+
+    In order: the tf.Transform statistics, a `stats.json` in or beside the
+    transform dir, `stats.json` beside the training shards; else (None, "").
+    """
+    candidates = []
+    if transform_statistics:
+        candidates.append(
+            ("tf.Transform statistics", lambda: transform_statistics.get(name))
+        )
+    if transform_dir:
+        for d in (transform_dir, posixpath.dirname(transform_dir.rstrip("/"))):
+            path = posixpath.join(d, F.STATS_FILE)
+            candidates.append((path, lambda p=path: _from_stats_json(p, name)))
+    path = posixpath.join(posixpath.dirname(training_data), F.STATS_FILE)
+    candidates.append((path, lambda: _from_stats_json(path, name)))
+    for source, load in candidates:
+        values = load()
+        if values:
+            return list(values), source
+    return None, ""
+
+
 def bucket_boundaries(
     training_data: str,
     transform_dir: str = "",
     transform_statistics: dict | None = None,
 ) -> tuple[list[int], str]:
-    """Bucket boundaries for `bucket_by_sequence_length`, and where they came from.
+    """Bucket boundaries for `bucket_by_sequence_length`, and where they came from:
+    the length quantiles (see `find_statistic`), else defaults.
 
-    In order: the tf.Transform statistics, a `stats.json` in or beside the
-    transform dir, `stats.json` beside the training shards, then defaults.
     Boundaries are made strictly increasing and >= 2, as tf.data requires.
     """
-    candidates = []
-    if transform_statistics:
-        values = transform_statistics.get("length_quantiles")
-        candidates.append(("tf.Transform statistics", lambda: values))
-    if transform_dir:
-        for d in (transform_dir, posixpath.dirname(transform_dir.rstrip("/"))):
-            path = posixpath.join(d, F.STATS_FILE)
-            candidates.append((path, lambda p=path: _quantiles_from_stats(p)))
-    path = posixpath.join(posixpath.dirname(training_data), F.STATS_FILE)
-    candidates.append((path, lambda: _quantiles_from_stats(path)))
-    for source, load in candidates:
-        values = load()
-        if values:
-            boundaries = sorted({int(v) for v in values if v >= 2})
-            if boundaries:
-                return boundaries, source
+    values, source = find_statistic(
+        "length_quantiles", training_data, transform_dir, transform_statistics
+    )
+    boundaries = sorted({int(v) for v in values or () if v >= 2})
+    if boundaries:
+        return boundaries, source
     return list(DEFAULT_BUCKET_BOUNDARIES), "defaults"
+
+
+def delta_statistics(
+    training_data: str,
+    transform_dir: str = "",
+    transform_statistics: dict | None = None,
+) -> tuple[dict, str]:
+    """{"delta_mean", "delta_std"} of the training deltas for the model's input
+    standardisation, and where they came from; ({}, "") when not found."""
+    found = {
+        name: find_statistic(name, training_data, transform_dir, transform_statistics)
+        for name in ("delta_mean", "delta_std")
+    }
+    (mean, source), (std, _) = found["delta_mean"], found["delta_std"]
+    if mean and std and len(mean) == len(std) == 2 and min(std) > 0:
+        return {"delta_mean": tuple(mean), "delta_std": tuple(std)}, source
+    return {}, ""
 
 
 def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
@@ -134,11 +166,14 @@ def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tens
 def augment_batch(
     features: dict[str, tf.Tensor], labels: tf.Tensor
 ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-    """Random rotation, per-axis scale and shear of each drawing in a batch.
+    """Random left-right flip, rotation, per-axis scale and shear of each
+    drawing in a batch.
 
-    A linear map of the points is the same linear map of their deltas, so it
-    applies to the ink directly; padding rows stay zero and pen bits are kept.
-    Applied per batch with one einsum, so it costs next to nothing.
+    People draw the same object facing either way (an airplane, a cat, a
+    guitar), so half the drawings are mirrored. A linear map of the points is
+    the same linear map of their deltas, so it applies to the ink directly;
+    padding rows stay zero and pen bits are kept. Applied per batch with one
+    einsum, so it costs next to nothing.
     """
     ink = features[INK]
     batch = tf.shape(ink)[0]
@@ -149,7 +184,8 @@ def augment_batch(
     log_scale = uniform([batch, 2], -MAX_LOG_SCALE, MAX_LOG_SCALE)
     shear = uniform([batch], -MAX_SHEAR, MAX_SHEAR)
     cos, sin = tf.cos(angle), tf.sin(angle)
-    sx, sy = tf.exp(log_scale[:, 0]), tf.exp(log_scale[:, 1])
+    flip = tf.where(uniform([batch]) < 0.5, -1.0, 1.0)
+    sx, sy = flip * tf.exp(log_scale[:, 0]), tf.exp(log_scale[:, 1])
     # matrix = rotation @ [[sx, shear], [0, sy]], applied as xy @ matrix^T.
     matrix = tf.stack(
         [

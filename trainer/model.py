@@ -78,6 +78,35 @@ class WithPositions(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class Standardize(layers.Layer):
+    """(dx, dy) -> (dx - mean) / std with the training split's statistics.
+
+    The deltas of size-normalised ink have a standard deviation near 0.16, so
+    the first layers would start with inputs far smaller than their
+    initialisation assumes. Constants from tf.Transform's full pass, kept in
+    the model, so serving scales exactly as training did. Padding stays zero.
+    """
+
+    def __init__(self, mean=(0.0, 0.0), std=(1.0, 1.0), **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.std = [float(v) for v in std]
+
+    def call(self, ink, mask):
+        valid = ops.cast(ops.expand_dims(mask, -1), ink.dtype)
+        mean = ops.convert_to_tensor(self.mean, ink.dtype)
+        std = ops.convert_to_tensor(self.std, ink.dtype)
+        deltas = (ink[:, :, :2] - mean) / std * valid
+        return ops.concatenate([deltas, ink[:, :, 2:]], axis=-1)
+
+    def compute_output_spec(self, ink, mask):
+        return keras.KerasTensor(ink.shape, ink.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MaskedSum(layers.Layer):
     """Sum over the valid time steps, in float32 (the tutorial's embedding)."""
 
@@ -107,6 +136,7 @@ def build_model(config: ModelConfig) -> keras.Model:
     lengths = keras.Input(shape=(), name=LENGTHS, dtype="int32")
     mask = LengthMask(name="length_mask")(ink, lengths)
     x = WithPositions(name="with_positions")(ink, mask) if config.positions else ink
+    x = Standardize(config.delta_mean, config.delta_std, name="standardize")(x, mask)
     for i, (filters, width) in enumerate(
         zip(config.num_conv, config.conv_len, strict=True)
     ):

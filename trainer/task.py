@@ -424,7 +424,6 @@ def train(config: TrainConfig) -> dict:
     )
 
     classes = D.load_classes(config.classes_file)
-    model_config = config.model_config(len(classes))
     transform_statistics = None
     if config.transform_dir:
         transform_statistics = D.load_transform_statistics(config.transform_dir)
@@ -438,6 +437,14 @@ def train(config: TrainConfig) -> dict:
         config.training_data, config.transform_dir, transform_statistics
     )
     log.info("%d classes; length buckets from %s: %s", len(classes), source, boundaries)
+    deltas, source = D.delta_statistics(
+        config.training_data, config.transform_dir, transform_statistics
+    )
+    if deltas:
+        log.info("input standardised with %s from %s", deltas, source)
+    else:
+        log.warning("no delta mean/std found (tf.Transform, stats.json): input as is")
+    model_config = config.model_config(len(classes), **deltas)
 
     steps = total_steps(config)
     steps_per_epoch = min(config.eval_every, steps)
