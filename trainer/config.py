@@ -5,7 +5,7 @@ anything we tried, and differ where it does not (measurements in
 bench/TRAINER.md):
 
 * batch_size 128 (tutorial 8): 8 leaves a GPU idle and is slow on CPU too.
-* learning_rate 0.001 peak (tutorial 0.0001 constant): scaled with the batch,
+* learning_rate 0.002 peak (tutorial 0.0001 constant): scaled with the batch,
   with linear warmup and cosine decay to 0 instead of a constant rate.
 * Batches are bucketed by length (tutorial: padded to the longest drawing of
   the batch): most drawings are short, bucketing cuts padded LSTM steps
@@ -115,7 +115,7 @@ class TrainConfig:
     dropout: float = _MODEL_DEFAULTS["dropout"]
     positions: bool = _MODEL_DEFAULTS["positions"]
     batch_size: int = 128
-    learning_rate: float = 0.001
+    learning_rate: float = 0.002
     warmup_steps: int = 1000
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
