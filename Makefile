@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   - the whole product offline on a small default
 #   make test   - the whole test suite
+# and, for the inner loop, make test-fast leaves out the end-to-end tests.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo bench clean
+.PHONY: venv test test-fast lint format demo bench clean
 
 venv: $(STAMP)
 
@@ -21,6 +22,11 @@ test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q tests
 
+test-fast: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q -m "not slow" tests
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -30,7 +36,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 demo: $(STAMP)
-	$(PY) -m pipeline.demo
+	$(PY) -m tools.demo
 
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py

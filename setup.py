@@ -1,4 +1,4 @@
-"""Packages `pipeline` and `trainer` for local use, Dataflow workers and Vertex AI.
+"""Packages `pipeline`, `trainer` and `tools` for local use, Dataflow and Vertex AI.
 
 Dataflow installs this file on every worker (``--setup_file ./setup.py``) and
 Vertex AI runs the trainer from the sdist that ``trainer.submit`` builds from it,
@@ -11,6 +11,9 @@ REQUIRED = [
     "apache-beam[gcp]==2.77.*",
     "tensorflow==2.21.*",
     "tensorflow-transform==1.21.*",
+    # trainer.distribute patches Keras internals for multi-worker training
+    # (keras-team/keras#20329, #20585); it was written for this minor version.
+    "keras==3.15.*",
     "numpy",
     "orjson",
     # TF 2.21 no longer installs it; Keras' TensorBoard callback needs it.
@@ -29,7 +32,7 @@ setup(
     version="0.1.0",
     description="Quick, Draw! sketch classifier: Beam preprocessing and Keras trainer",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["pipeline", "pipeline.*", "trainer", "trainer.*"]),
+    packages=find_packages(include=["pipeline", "trainer", "tools"]),
     install_requires=REQUIRED,
     extras_require=EXTRAS,
 )

@@ -32,16 +32,16 @@ import threading
 import time
 from pathlib import Path
 
+from tools import sample
+
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO.parent / "shared" / "quickdraw_sample"
-sys.path.insert(0, str(REPO))
 
 
 def build_input(directory: Path, repeats: int) -> int:
     """The sample repeated `repeats` times per class file, each copy a new key_id."""
     directory.mkdir(parents=True, exist_ok=True)
     total = 0
-    for path in sorted(SAMPLE.glob("*.ndjson")):
+    for path in sorted(sample.SAMPLE.glob("*.ndjson")):
         lines = path.read_bytes().splitlines()
         out = []
         for r in range(repeats):
@@ -75,7 +75,7 @@ def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
 
 def core_baseline(lines: list[bytes], classes: dict[str, int]) -> None:
     """The same path as the tutorial writes it."""
-    from pipeline.reference import tutorial_example, tutorial_parse_line
+    from tools.tutorial import tutorial_example, tutorial_parse_line
 
     for line in lines:
         ink, word = tutorial_parse_line(line)
@@ -101,7 +101,7 @@ def baseline_conversion(input_dir: Path, output_dir: Path) -> None:
     """The tutorial's conversion loop: one process, random shard per example."""
     import tensorflow as tf
 
-    from pipeline.reference import tutorial_example, tutorial_parse_line
+    from tools.tutorial import tutorial_example, tutorial_parse_line
 
     output_dir.mkdir(parents=True, exist_ok=True)
     files = sorted(input_dir.glob("*.ndjson"))
@@ -193,12 +193,17 @@ def main() -> None:
     parser.add_argument("--core_lines", type=int, default=100_000)
     parser.add_argument("--work", default=None, help="scratch directory")
     parser.add_argument("--core", choices=("ours", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.core:
         print(measure_core(args.core, Path(args.work) / "input_x1", args.core_lines))
         return
-    if not SAMPLE.is_dir():
-        sys.exit(f"needs the real sample at {SAMPLE}")
+    if args.baseline:
+        work = Path(args.work)
+        baseline_conversion(work / "input_x1", work / "base_out")
+        return
+    if not sample.available():
+        sys.exit(f"needs the real sample at {sample.SAMPLE}")
     work = Path(args.work or tempfile.mkdtemp(prefix="qd-bench-"))
     report: dict = {"machine": f"{os.cpu_count()} CPUs", "repeats": args.repeats}
 
@@ -225,15 +230,7 @@ def main() -> None:
     report["core_speedup"] = round(max(core["ours"]) / max(core["baseline"]), 2)
     print(f"core path: {report['core_speedup']}x baseline per CPU-second", flush=True)
 
-    base = timed(
-        [
-            sys.executable,
-            "-c",
-            "import sys; sys.path.insert(0, '.'); from bench.pipeline_bench import "
-            f"baseline_conversion as b; from pathlib import Path; "
-            f"b(Path({str(inputs[1])!r}), Path({str(work / 'base_out')!r}))",
-        ]
-    )
+    base = timed([sys.executable, __file__, "--baseline", "--work", str(work)])
     report["baseline"] = {**base, "drawings_per_cpu_s": round(n / base["cpu_s"])}
     print(f"baseline conversion: {base}", flush=True)
 

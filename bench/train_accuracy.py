@@ -18,40 +18,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from pipeline import features as F
+from tools import sample
 
-SAMPLE = REPO.parent / "shared" / "quickdraw_sample"
-OUT = REPO / "bench" / "out"
-MIN_DRAWINGS = 500
-CAP = 500
+OUT = Path(__file__).resolve().parent / "out"
+CAP = sample.BIG_CLASS_MIN  # cat has 2000; the others 500
 
 
-def big_classes(sample: Path = SAMPLE) -> dict[str, list[bytes]]:
-    """{class: its first CAP lines} for the classes with >= MIN_DRAWINGS lines."""
-    classes = {}
-    for path in sorted(sample.glob("*.ndjson")):
-        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-        if len(lines) >= MIN_DRAWINGS:
-            classes[path.stem] = lines[:CAP]
-    return classes
-
-
-def build_records(out: Path, sample: Path = SAMPLE) -> Path:
+def build_records(out: Path) -> Path:
     """Runs the pipeline on the big classes; returns its output directory."""
     from pipeline import main as pipeline_main
 
     data = out / "data"
-    if (data / "_SUCCESS").exists():
+    if (data / F.SUCCESS_FILE).exists():
         return data
     raw = out / "ndjson"
     raw.mkdir(parents=True, exist_ok=True)
-    for name, lines in big_classes(sample).items():
-        (raw / f"{name}.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    for name, lines in sample.big_classes().items():
+        (raw / f"{name}.ndjson").write_bytes(b"\n".join(lines[:CAP]) + b"\n")
     code = pipeline_main.main(
         [
             "--input",
@@ -81,29 +70,28 @@ def main() -> None:
     parser.add_argument("--eval_every", type=int, default=500)
     parser.add_argument("--out", type=Path, default=OUT / "train_accuracy")
     args = parser.parse_args(argv)
-    if not SAMPLE.is_dir():
-        raise SystemExit(f"the real sample is not at {SAMPLE}")
+    if not sample.available():
+        raise SystemExit(f"the real sample is not at {sample.SAMPLE}")
 
-    from trainer import task
+    from trainer import config, task
 
     start = time.time()
     data = build_records(args.out)
     prepared = time.time()
     model_dir = args.out / f"model-{int(start)}"
     flags = [
-        f"--training_data={data}/training.tfrecord-*",
-        f"--eval_data={data}/eval.tfrecord-*",
-        f"--transform_dir={data}/transform",
+        f"--training_data={data}/{F.TRAIN_PREFIX}-*",
+        f"--eval_data={data}/{F.EVAL_PREFIX}-*",
+        f"--transform_dir={data}/{F.TRANSFORM_DIR}",
         f"--model_dir={model_dir}",
         f"--steps={args.steps}",
         f"--eval_every={args.eval_every}",
         *extra,
     ]
-    config = task.parse_args(flags)
-    task.logging.basicConfig(level="INFO")
-    report = task.train(config)
+    logging.basicConfig(level="INFO")
+    report = task.train(config.parse_args(flags))
     done = time.time()
-    history = json.loads((model_dir / task.HISTORY_FILE).read_text())
+    history = json.loads((model_dir / config.HISTORY_FILE).read_text())
     best = max(history, key=lambda h: h.get("val_top1", 0))
     summary = {
         "flags": flags,

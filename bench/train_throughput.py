@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# A sibling script: Python puts bench/ first on sys.path when it runs this one.
+from train_accuracy import OUT, build_records
 
-from bench.train_accuracy import OUT, build_records  # noqa: E402
+from pipeline import features as F
 
 ROUNDS = 6
 
@@ -37,9 +35,9 @@ def padding_share(ds, batches: int = 50) -> float:
     """Padded steps / all steps over some batches."""
     real = total = 0
     for features, _ in ds.take(batches):
-        lengths = features["lengths"].numpy()
+        lengths = features[F.LENGTHS].numpy()
         real += int(lengths.sum())
-        total += int(features["ink"].shape[1]) * len(lengths)
+        total += int(features[F.INK].shape[1]) * len(lengths)
     return 1 - real / total
 
 
@@ -49,7 +47,7 @@ class Runner:
     def __init__(self, name: str, ds, mixed: bool, num_classes: int) -> None:
         import keras
 
-        from trainer.config import ModelConfig
+        from trainer.config import ModelConfig, TrainConfig
         from trainer.model import build_model, compile_model
 
         keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
@@ -59,8 +57,8 @@ class Runner:
             self.model,
             num_classes,
             1e-3,
-            weight_decay=1e-4,
-            label_smoothing=0.1,
+            weight_decay=TrainConfig.weight_decay,
+            label_smoothing=TrainConfig.label_smoothing,
         )
         keras.mixed_precision.set_global_policy("float32")
         self.iterator = iter(ds)
@@ -86,13 +84,15 @@ def main() -> None:
     import tensorflow as tf
 
     from trainer import data as D
+    from trainer import statistics
     from trainer.config import TrainConfig
 
     records = build_records(OUT / "train_accuracy")
-    stats = D.load_transform_statistics(str(records / "transform"))
-    pattern = f"{records}/training.tfrecord-*"
-    boundaries, source = D.bucket_boundaries(pattern, str(records / "transform"), stats)
-    num_classes = len(D.load_classes(f"{records}/training.tfrecord.classes"))
+    transform_dir = str(records / F.TRANSFORM_DIR)
+    stats = statistics.load_transform_statistics(transform_dir)
+    pattern = f"{records}/{F.TRAIN_PREFIX}-*"
+    boundaries, source = statistics.bucket_boundaries(pattern, transform_dir, stats)
+    num_classes = len(D.load_classes(f"{records}/{F.CLASSES_FILE}"))
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
     def trainer_ds():

@@ -3,7 +3,7 @@
 Pure numpy, no Beam and no TensorFlow, so that the per-drawing logic can be
 unit-tested with plain pytest and runs the same on a laptop and a Dataflow
 worker. The arithmetic reproduces the tutorial's `create_dataset.py` bit for bit
-in float32 (see `pipeline.reference` and `tests/test_ink.py`), only vectorised
+in float32 (see `tools.tutorial` and `tests/pipeline/test_ink.py`), only vectorised
 over the whole drawing instead of looping over strokes.
 """
 
@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 import orjson
+
+from pipeline import features as F
 
 DEFAULT_MAX_POINTS = 10_000
 
@@ -56,7 +58,6 @@ class Drawing(NamedTuple):
     Attributes:
       word: The class name, from the line's `word`.
       key_id: The drawing's id, kept so every record traces back to its line.
-      countrycode: Two-letter country code, empty when absent.
       recognized: Whether the game recognised the drawing.
       xs, ys: Canvas coordinates of every point, strokes concatenated, as the
         JSON decoder gave them; `to_points` checks that they are numbers.
@@ -65,7 +66,6 @@ class Drawing(NamedTuple):
 
     word: str
     key_id: str
-    countrycode: str
     recognized: bool
     xs: list
     ys: list
@@ -181,23 +181,21 @@ def parse_drawing(
         allowed to exhaust a worker's memory.
     """
     record = loads(line)
-    word = record.get("word")
+    word = record.get(F.WORD)
     if not isinstance(word, str) or not word:
         raise BadDrawing(Reason.MISSING_WORD)
     if class_index is not None and word not in class_index:
         raise BadDrawing(Reason.UNKNOWN_WORD, word[:100])
-    key_id = record.get("key_id")
+    key_id = record.get(F.KEY_ID)
     if isinstance(key_id, int) and not isinstance(key_id, bool):
         key_id = str(key_id)
     if not isinstance(key_id, str) or not key_id:
         raise BadDrawing(Reason.MISSING_KEY_ID)
-    xs, ys, lengths = flatten_strokes(record.get("drawing"), max_points)
-    countrycode = record.get("countrycode")
+    xs, ys, lengths = flatten_strokes(record.get(F.DRAWING), max_points)
     return Drawing(
         word=word,
         key_id=key_id,
-        countrycode=countrycode if isinstance(countrycode, str) else "",
-        recognized=record.get("recognized") is not False,
+        recognized=record.get(F.RECOGNIZED) is not False,
         xs=xs,
         ys=ys,
         stroke_lengths=lengths,
@@ -219,7 +217,7 @@ def normalize_and_delta(points: np.ndarray, pen_up: np.ndarray) -> np.ndarray:
     scale = points.max(axis=0) - lower
     scale[scale == 0] = 1
     normalized = (points - lower) / scale
-    ink = np.empty((points.shape[0] - 1, 3), dtype=np.float32)
+    ink = np.empty((points.shape[0] - 1, F.INK_CHANNELS), dtype=np.float32)
     np.subtract(normalized[1:], normalized[:-1], out=ink[:, :2])
     ink[:, 2] = pen_up[1:]
     return ink
@@ -274,7 +272,7 @@ def encode_batch(
     scale[scale == 0] = 1
     owner = np.repeat(np.arange(len(drawings)), lengths)
     normalized = (flat - lower[owner]) / scale[owner]
-    ink = np.empty((flat.shape[0], 3), dtype=np.float32)
+    ink = np.empty((flat.shape[0], F.INK_CHANNELS), dtype=np.float32)
     np.subtract(normalized[1:], normalized[:-1], out=ink[1:, :2])
     ink[:, 2] = 0.0
     stroke_ends = (
@@ -293,7 +291,7 @@ def ink_to_strokes(ink: np.ndarray) -> list[np.ndarray]:
     The first point of a drawing is lost by the encoding, so strokes start at the
     origin; the shape is what people need to check the preprocessing by eye.
     """
-    ink = np.asarray(ink, dtype=np.float32).reshape(-1, 3)
+    ink = np.asarray(ink, dtype=np.float32).reshape(-1, F.INK_CHANNELS)
     xy = np.concatenate([np.zeros((1, 2), np.float32), np.cumsum(ink[:, :2], axis=0)])
     pen = np.concatenate([[0.0], ink[:, 2]])
     ends = np.flatnonzero(pen > 0.5)

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Raw drawing features of a serving / tf.Transform tf.train.Example: the points
-# of all strokes concatenated, plus the number of points of each stroke.
-DRAWING_X = "drawing_x"
-DRAWING_Y = "drawing_y"
-STROKE_LENGTHS = "stroke_lengths"
+from pipeline.features import DRAWING_X, DRAWING_Y, STROKE_LENGTHS
 
 
 def raw_feature_spec() -> dict[str, tf.io.RaggedFeature]:

@@ -94,8 +94,8 @@ def serialize_raw(drawing: Drawing) -> bytes:
     """
     example = _example_class()()
     feature = example.features.feature
-    feature["drawing_x"].float_list.value.extend(drawing.xs)
-    feature["drawing_y"].float_list.value.extend(drawing.ys)
-    feature["stroke_lengths"].int64_list.value.extend(drawing.stroke_lengths)
-    feature["word"].bytes_list.value.append(drawing.word.encode())
+    feature[F.DRAWING_X].float_list.value.extend(drawing.xs)
+    feature[F.DRAWING_Y].float_list.value.extend(drawing.ys)
+    feature[F.STROKE_LENGTHS].int64_list.value.extend(drawing.stroke_lengths)
+    feature[F.WORD].bytes_list.value.append(drawing.word.encode())
     return example.SerializeToString()

@@ -22,6 +22,8 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import features
+
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
 _LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
 DEFAULT_STRIPE_BYTES = 64 << 20
@@ -101,6 +103,23 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
         if not matched:
             raise InputError(f"--input {pattern!r} matches no ndjson file")
     return [InputFile(p, s) for p, s in sorted(found.items())]
+
+
+def class_set(classes_file: str | None, files: Sequence[InputFile]) -> list[str]:
+    """The sorted classes of a run: the classes file's, else the input file names.
+
+    Raises:
+      InputError: when the set is empty.
+    """
+    if classes_file:
+        with FileSystems.open(classes_file) as f:
+            names = features.parse_classes(f.read().decode("utf-8"))
+        classes = sorted({c.strip() for c in names} - {""})
+    else:
+        classes = sorted({class_name(f.path) for f in files})
+    if not classes:
+        raise InputError("no classes: the class set is empty")
+    return classes
 
 
 def _is_dir(path: str) -> bool:

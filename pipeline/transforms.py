@@ -11,7 +11,7 @@ import dataclasses
 import gc
 import logging
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
 import orjson
@@ -19,6 +19,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import ink, records, sources, split
 from pipeline import stats as stats_lib
+from pipeline.config import PipelineConfig
 from pipeline.features import EVAL, SPLITS, TRAIN
 
 REJECTED = "rejected"
@@ -34,17 +35,34 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class EncodeConfig:
-    """What the encoder needs to know; picklable for the workers."""
+    """What the encoder needs to know; picklable for the workers.
+
+    Built from the run's `PipelineConfig` by `of`, which holds the defaults.
+    """
 
     classes: tuple[str, ...]
-    eval_fraction: float = 0.1
-    max_points: int = ink.DEFAULT_MAX_POINTS
-    recognized_only: bool = False
-    train_per_class: int = 10_000
-    eval_per_class: int = 1_000
+    eval_fraction: float
+    max_points: int
+    recognized_only: bool
+    train_per_class: int
+    eval_per_class: int
     # Share of kept training drawings, chosen by key_id hash, whose raw strokes
     # go to tf.Transform's analysis; 0 turns the analysis off.
-    analysis_fraction: float = 1.0
+    analysis_fraction: float
+
+    @classmethod
+    def of(
+        cls, config: PipelineConfig, classes: Sequence[str], analysis_fraction: float
+    ) -> EncodeConfig:
+        """The run's settings for `classes`, with the analysis share resolved."""
+        shared = {
+            f.name: getattr(config, f.name)
+            for f in dataclasses.fields(cls)
+            if f.name not in ("classes", "analysis_fraction")
+        }
+        return cls(
+            classes=tuple(classes), analysis_fraction=analysis_fraction, **shared
+        )
 
     def cap(self, split_name: str) -> int:
         return self.train_per_class if split_name == TRAIN else self.eval_per_class

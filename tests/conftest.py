@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from gcs_emulator import GcsEmulator
+
+from tests.gcs_emulator import GcsEmulator
 
 # ----------------------------------------------------------------------------
 # Google Cloud Storage

@@ -19,7 +19,8 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from gcs_emulator import GcsEmulator, split_gcs_uri
+
+from tests.gcs_emulator import GcsEmulator, split_gcs_uri
 
 
 def test_split_gcs_uri() -> None:

@@ -1,4 +1,7 @@
-"""Training settings as one frozen dataclass, filled from flags in `trainer.task`.
+"""Training settings: frozen dataclasses, the one home of every default.
+
+`TrainConfig`'s fields carry their flag's help, so `build_parser` makes the
+command line from them and `--help` prints each default from here.
 
 Defaults follow the tutorial's `train_model.py` where that trains as well as
 anything we tried, and differ where it does not (measurements in
@@ -28,7 +31,20 @@ bench/TRAINER.md):
 
 from __future__ import annotations
 
+import argparse
+import ast
 import dataclasses
+import os
+import posixpath
+from collections.abc import Sequence
+
+from pipeline import features as F
+
+# What a run writes in --model_dir, besides checkpoints/, backup/ and logs/.
+HISTORY_FILE = "history.json"  # per-period metrics, across restarts
+REPORT_FILE = "eval_report.json"  # top-1/top-3/MAP@3, per class, confused pairs
+MODEL_CONFIG_FILE = "model_config.json"
+WEIGHTS_FILE = "model.weights.h5"
 
 # The tutorial's cell types; all map to keras.layers.LSTM, which runs the cuDNN
 # kernel on a GPU (the tutorial needed a separate CudnnLSTM op for that).
@@ -80,57 +96,127 @@ _MODEL_DEFAULTS = {
 }
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    """The tutorial's list flags, e.g. "[48, 64, 96]" (or "48,64,96")."""
+    try:
+        value = ast.literal_eval(
+            text.strip() if text.strip().startswith("[") else f"[{text}]"
+        )
+    except (ValueError, SyntaxError) as err:
+        raise argparse.ArgumentTypeError(f"not a list of ints: {text!r}") from err
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and v > 0 for v in value
+    ):
+        raise argparse.ArgumentTypeError(f"not a list of positive ints: {text!r}")
+    return tuple(value)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def _flag(default: object = dataclasses.MISSING, help: str = "", **argparse_kwargs):
+    """A field whose metadata holds its flag: argparse arguments besides default,
+    and `env`, an environment variable that overrides the default."""
+    return dataclasses.field(
+        default=default, metadata={"help": help, **argparse_kwargs}
+    )
+
+
+def _switch(default: bool, help: str = ""):
+    """`--name`, `--name=true` or `--name=false`, as the tutorial's flags take."""
+    return _flag(default, help, type=_bool, nargs="?", const=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training run needs. Paths may be local or gs://.
+    """Everything one training run needs. Paths may be local or gs://."""
 
-    Attributes:
-      training_data: Glob of training TFRecord shards.
-      eval_data: Glob of eval shards; empty skips evaluation.
-      classes_file: One class name per line; line number = class_index.
-      model_dir: Checkpoints, preemption backups, reports and history.
-      export_dir: Where the serving SavedModel goes.
-      tensorboard_dir: TensorBoard logs.
-      transform_dir: The pipeline's tf.Transform output, for length statistics.
-      steps: Total optimizer steps (ignored when `epochs` is set).
-      epochs: Passes over the training data; converted to steps by counting.
-      eval_every: Steps between evaluations (one Keras "epoch").
-      eval_steps: Eval batches per evaluation; 0 = the whole eval set.
-      point_drop: With `augment`, the share of points dropped at random.
-      mixed_precision: "auto" (on with a GPU), "on" or "off".
-    """
+    training_data: str = _flag(help="glob of training TFRecord shards", required=True)
+    eval_data: str = _flag("", "glob of eval shards; empty: no evaluation")
+    classes_file: str = _flag(
+        "", f"default: {F.CLASSES_FILE} beside the training shards"
+    )
+    model_dir: str = _flag(
+        "",
+        "checkpoints, preemption backups, reports and history "
+        "(default $AIP_CHECKPOINT_DIR)",
+        env="AIP_CHECKPOINT_DIR",
+    )
+    export_dir: str = _flag(
+        "",
+        "serving SavedModel (default $AIP_MODEL_DIR, else MODEL_DIR/export)",
+        env="AIP_MODEL_DIR",
+    )
+    tensorboard_dir: str = _flag(
+        "",
+        "TensorBoard logs (default $AIP_TENSORBOARD_LOG_DIR, else MODEL_DIR/logs)",
+        env="AIP_TENSORBOARD_LOG_DIR",
+    )
+    transform_dir: str = _flag(
+        "",
+        "the pipeline's tf.Transform output: length buckets and input statistics",
+    )
+    num_layers: int = _flag(_MODEL_DEFAULTS["num_layers"], "BiLSTM layers", type=int)
+    num_nodes: int = _flag(
+        _MODEL_DEFAULTS["num_nodes"], "LSTM units per direction", type=int
+    )
+    num_conv: tuple[int, ...] = _flag(
+        _MODEL_DEFAULTS["num_conv"], "conv filters per layer", type=_int_list
+    )
+    conv_len: tuple[int, ...] = _flag(
+        _MODEL_DEFAULTS["conv_len"], "conv widths", type=_int_list
+    )
+    cell_type: str = _flag(
+        _MODEL_DEFAULTS["cell_type"],
+        "all are keras.layers.LSTM, which uses cuDNN on GPU by itself",
+        choices=CELL_TYPES,
+    )
+    batch_norm: bool = _switch(_MODEL_DEFAULTS["batch_norm"])
+    dropout: float = _flag(_MODEL_DEFAULTS["dropout"], type=float)
+    positions: bool = _switch(
+        _MODEL_DEFAULTS["positions"],
+        "also feed each point's position (running sum of the deltas)",
+    )
+    batch_size: int = _flag(128, "global batch size", type=int)
+    learning_rate: float = _flag(0.002, "peak rate", type=float)
+    warmup_steps: int = _flag(1000, type=int)
+    weight_decay: float = _flag(1e-4, type=float)
+    label_smoothing: float = _flag(0.1, type=float)
+    gradient_clipping_norm: float = _flag(9.0, type=float)
+    steps: int = _flag(100_000, "total training steps", type=int)
+    epochs: float = _flag(
+        0.0, "passes over the training data; overrides --steps when > 0", type=float
+    )
+    eval_every: int = _flag(1000, "steps between evaluations and backups", type=int)
+    eval_steps: int = _flag(
+        0, "eval batches per evaluation; 0: the whole eval set", type=int
+    )
+    augment: bool = _switch(True)
+    point_drop: float = _flag(
+        0.1, "with --augment: share of points dropped at random", type=float
+    )
+    shuffle_buffer: int = _flag(10_000, type=int)
+    mixed_precision: str = _flag(
+        "auto",
+        "auto: mixed_float16 when a GPU is present",
+        choices=("auto", "on", "off"),
+    )
+    export_top_k: int = _flag(10, type=int)
+    seed: int = _flag(0, type=int)
 
-    training_data: str
-    eval_data: str
-    classes_file: str
-    model_dir: str
-    export_dir: str
-    tensorboard_dir: str
-    num_layers: int = _MODEL_DEFAULTS["num_layers"]
-    num_nodes: int = _MODEL_DEFAULTS["num_nodes"]
-    num_conv: tuple[int, ...] = _MODEL_DEFAULTS["num_conv"]
-    conv_len: tuple[int, ...] = _MODEL_DEFAULTS["conv_len"]
-    cell_type: str = _MODEL_DEFAULTS["cell_type"]
-    batch_norm: bool = _MODEL_DEFAULTS["batch_norm"]
-    dropout: float = _MODEL_DEFAULTS["dropout"]
-    positions: bool = _MODEL_DEFAULTS["positions"]
-    batch_size: int = 128
-    learning_rate: float = 0.002
-    warmup_steps: int = 1000
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    gradient_clipping_norm: float = 9.0
-    steps: int = 100_000
-    epochs: float = 0.0
-    eval_every: int = 1000
-    eval_steps: int = 0
-    augment: bool = True
-    point_drop: float = 0.1
-    shuffle_buffer: int = 10_000
-    transform_dir: str = ""
-    mixed_precision: str = "auto"
-    export_top_k: int = 10
-    seed: int = 0
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "eval_every", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1")
+        if not 0 <= self.point_drop < 1:
+            raise ValueError("--point_drop must be in [0, 1)")
+        if len(self.num_conv) != len(self.conv_len):
+            raise ValueError("--num_conv and --conv_len must have the same length")
 
     def model_config(self, num_classes: int, **data_statistics) -> ModelConfig:
         """The model's settings; `data_statistics` are `delta_mean` and
@@ -140,3 +226,41 @@ class TrainConfig:
             **{name: getattr(self, name) for name in _MODEL_DEFAULTS},
             **data_statistics,
         )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per `TrainConfig` field, with its default (or its `env`'s value)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.task",
+        description="Train the Quick, Draw! RNN classifier.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for field in dataclasses.fields(TrainConfig):
+        kwargs = dict(field.metadata)
+        env = kwargs.pop("env", None)
+        if field.default is not dataclasses.MISSING:
+            kwargs["default"] = (
+                os.environ.get(env, field.default) if env else field.default
+            )
+        parser.add_argument(f"--{field.name}", **kwargs)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    """Flags to a frozen `TrainConfig`, filling the path defaults."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if not ns.model_dir:
+        parser.error("--model_dir is required (or set AIP_CHECKPOINT_DIR)")
+    values = vars(ns)
+    values["classes_file"] = ns.classes_file or posixpath.join(
+        posixpath.dirname(ns.training_data), F.CLASSES_FILE
+    )
+    values["export_dir"] = ns.export_dir or posixpath.join(ns.model_dir, "export")
+    values["tensorboard_dir"] = ns.tensorboard_dir or posixpath.join(
+        ns.model_dir, "logs"
+    )
+    try:
+        return TrainConfig(**values)
+    except ValueError as err:
+        parser.error(str(err))

@@ -36,9 +36,9 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from pipeline import features as F
 from pipeline import ink_tf
 from trainer.data import pad_to_one_step
-from trainer.model import INK, LENGTHS
 
 CLASSES_ASSET = "classes.txt"
 MODEL_CONFIG_ASSET = "model_config.json"
@@ -49,7 +49,7 @@ _NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 _LIST = rf"\[(?:{_NUMBER}(?:,{_NUMBER})*)?\]"
 _STROKE = rf"\[{_LIST},{_LIST}(?:,{_LIST})?\]"
 _DRAWING = rf"\[{_STROKE}(?:,{_STROKE})*\]"
-_DRAWING_FIELD = rf'^.*?"drawing":({_DRAWING})[,}}].*$'
+_DRAWING_FIELD = rf'^.*?"{F.DRAWING}":({_DRAWING})[,}}].*$'
 # Stands in for the drawing of a line that has none, so the batch keeps its shape.
 _PLACEHOLDER = "[[[0,1],[0,1]]]"
 
@@ -124,7 +124,7 @@ def ndjson_to_strokes(
 
 def _pad_ink(ink: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Right-padded dense ink with at least one step, and int32 lengths."""
-    dense = pad_to_one_step(ink.to_tensor(shape=[None, None, 3]))
+    dense = pad_to_one_step(ink.to_tensor(shape=[None, None, F.INK_CHANNELS]))
     return dense, tf.cast(ink.row_lengths(), tf.int32)
 
 
@@ -137,7 +137,7 @@ class _Serving:
         self.top_k = max(1, min(top_k, len(self.classes)))
 
     def top_k_of(self, ink: tf.Tensor, lengths: tf.Tensor, valid: tf.Tensor) -> dict:
-        probabilities = self.model({INK: ink, LENGTHS: lengths}, training=False)
+        probabilities = self.model({F.INK: ink, F.LENGTHS: lengths}, training=False)
         top = tf.math.top_k(tf.cast(probabilities, tf.float32), k=self.top_k)
         names = tf.gather(tf.constant(self.classes), top.indices)
         keep = tf.expand_dims(valid, 1)
@@ -155,13 +155,13 @@ class _Serving:
         x, y, valid = ndjson_to_strokes(lines)
         outputs = self.strokes(x, y, valid)
         compact = tf.strings.regex_replace(lines, r"\s+", "")
-        outputs["key_id"] = _field(compact, r'"key_id":"?([0-9A-Za-z_-]+)"?[,}]')
-        outputs["word"] = _field(lines, r'"word"\s*:\s*"((?:[^"\\]|\\.)*)"')
+        outputs[F.KEY_ID] = _field(compact, rf'"{F.KEY_ID}":"?([0-9A-Za-z_-]+)"?[,}}]')
+        outputs[F.WORD] = _field(lines, rf'"{F.WORD}"\s*:\s*"((?:[^"\\]|\\.)*)"')
         return outputs
 
     def examples(self, examples: tf.Tensor) -> dict:
         parsed = tf.io.parse_example(examples, ink_tf.raw_feature_spec())
-        x, y = parsed[ink_tf.DRAWING_X], parsed[ink_tf.DRAWING_Y]
+        x, y = parsed[F.DRAWING_X], parsed[F.DRAWING_Y]
         return self.strokes(x, y, tf.ones_like(examples, tf.bool))
 
     def ink(self, ink: tf.Tensor, lengths: tf.Tensor) -> dict:
@@ -200,8 +200,8 @@ def export_model(
         "predict_ink",
         serving.ink,
         input_signature=[
-            tf.TensorSpec([None, None, 3], tf.float32, name=INK),
-            tf.TensorSpec([None], tf.int32, name=LENGTHS),
+            tf.TensorSpec([None, None, F.INK_CHANNELS], tf.float32, name=F.INK),
+            tf.TensorSpec([None], tf.int32, name=F.LENGTHS),
         ],
     )
     archive.write_out(export_dir, verbose=False)

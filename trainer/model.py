@@ -22,10 +22,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from pipeline import features as F
 from trainer.config import ModelConfig
 
-INK = "ink"
-LENGTHS = "lengths"
 PACKAGE = "quickdraw"
 
 
@@ -132,8 +131,8 @@ def build_model(config: ModelConfig) -> keras.Model:
     The ink must be right-padded (valid steps first), which is what
     `trainer.data` and the serving functions produce.
     """
-    ink = keras.Input(shape=(None, 3), name=INK, dtype="float32")
-    lengths = keras.Input(shape=(), name=LENGTHS, dtype="int32")
+    ink = keras.Input(shape=(None, F.INK_CHANNELS), name=F.INK, dtype="float32")
+    lengths = keras.Input(shape=(), name=F.LENGTHS, dtype="int32")
     mask = LengthMask(name="length_mask")(ink, lengths)
     x = WithPositions(name="with_positions")(ink, mask) if config.positions else ink
     x = Standardize(config.delta_mean, config.delta_std, name="standardize")(x, mask)
@@ -160,7 +159,9 @@ def build_model(config: ModelConfig) -> keras.Model:
     probabilities = layers.Activation("softmax", name="probabilities", dtype="float32")(
         logits
     )
-    return keras.Model({INK: ink, LENGTHS: lengths}, probabilities, name="quickdraw")
+    return keras.Model(
+        {F.INK: ink, F.LENGTHS: lengths}, probabilities, name="quickdraw"
+    )
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import tensorflow as tf
 
+from pipeline import features as F
 from pipeline.ink import BadDrawing, loads
 
 DEFAULT_BATCH = 256
@@ -84,10 +85,10 @@ class Predictor:
         record, error = _json_object(line)
         result: dict = {}
         if record is not None:
-            if "key_id" in record:
-                result["key_id"] = str(record["key_id"])
-            if isinstance(record.get("word"), str):
-                result["word"] = record["word"]
+            if F.KEY_ID in record:
+                result[F.KEY_ID] = str(record[F.KEY_ID])
+            if isinstance(record.get(F.WORD), str):
+                result[F.WORD] = record[F.WORD]
         if error is None and not valid:
             error = (
                 "no usable drawing: `drawing` must be a list of [xs, ys] strokes of "

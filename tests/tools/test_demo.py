@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import matplotlib.image
+import pytest
 
 from tests.shared_data import requires_sample
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+# Each runs the whole product: pipeline, training, export, pictures.
+pytestmark = pytest.mark.slow
 PICTURES = (
     "predictions.png",
     "eval_records.png",
@@ -23,7 +26,7 @@ PICTURES = (
 
 def _demo(out: Path, *extra: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.demo", "--quick", f"--output={out}", *extra],
+        [sys.executable, "-m", "tools.demo", "--quick", f"--output={out}", *extra],
         cwd=REPO,
         capture_output=True,
         text=True,

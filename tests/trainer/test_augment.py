@@ -7,6 +7,8 @@ import pytest
 import tensorflow as tf
 
 from pipeline import features as F
+from tests.synthetic import write_records
+from trainer import augment
 from trainer import data as D
 
 
@@ -33,9 +35,9 @@ def positions(ink: np.ndarray, length: int) -> list[tuple]:
 def test_dropping_points_keeps_positions_and_every_stroke_end(rate):
     ink, lengths = strokes_batch()
     tf.random.set_seed(1)
-    features = {D.INK: tf.constant(ink), D.LENGTHS: tf.constant(lengths)}
-    out, _ = D.drop_points(features, tf.zeros([len(lengths)]), rate)
-    got_ink, got_lengths = out[D.INK].numpy(), out[D.LENGTHS].numpy()
+    features = {F.INK: tf.constant(ink), F.LENGTHS: tf.constant(lengths)}
+    out, _ = augment.drop_points(features, tf.zeros([len(lengths)]), rate)
+    got_ink, got_lengths = out[F.INK].numpy(), out[F.LENGTHS].numpy()
     dropped = 0
     for i, n in enumerate(lengths):
         before, after = positions(ink[i], n), positions(got_ink[i], got_lengths[i])
@@ -59,14 +61,12 @@ def test_dropping_points_keeps_positions_and_every_stroke_end(rate):
 
 
 def test_augmented_training_batches_keep_their_lengths_valid(tmp_path):
-    from tests.test_trainer_train import write_dataset
-
-    data = write_dataset(tmp_path, train=64, evals=8)
+    data = write_records(tmp_path, train=64, evals=8)
     ds = D.make_dataset(
         f"{data}/{F.TRAIN_PREFIX}-*", 16, training=True, augment=True, point_drop=0.5
     )
     for features, _ in ds.take(5):
-        ink, lengths = features[D.INK].numpy(), features[D.LENGTHS].numpy()
+        ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
         assert lengths.min() >= 1 and ink.shape[1] >= lengths.max()
         # Every drawing still ends a stroke at its last valid point.
         assert all(ink[i, n - 1, 2] == 1 for i, n in enumerate(lengths))
@@ -82,8 +82,8 @@ def test_linear_augmentation_maps_each_drawing_and_mirrors_about_half():
     ink[:, 8:] = 0  # padding
     lengths = np.full(batch, 8, np.int32)
     tf.random.set_seed(0)
-    out, _ = D.augment_batch({D.INK: tf.constant(ink), D.LENGTHS: lengths}, None)
-    got = out[D.INK].numpy()
+    out, _ = augment.augment_batch({F.INK: tf.constant(ink), F.LENGTHS: lengths}, None)
+    got = out[F.INK].numpy()
     np.testing.assert_array_equal(got[:, :, 2], ink[:, :, 2])  # pen bits kept
     assert not got[:, 8:].any()  # padding stays zero
     determinants = []
@@ -94,4 +94,6 @@ def test_linear_augmentation_maps_each_drawing_and_mirrors_about_half():
         determinants.append(np.linalg.det(matrix))
     mirrored = np.mean(np.array(determinants) < 0)
     assert 0.35 < mirrored < 0.65
-    assert np.all(np.abs(np.log(np.abs(determinants))) <= 2 * D.MAX_LOG_SCALE + 1e-4)
+    assert np.all(
+        np.abs(np.log(np.abs(determinants))) <= 2 * augment.MAX_LOG_SCALE + 1e-4
+    )

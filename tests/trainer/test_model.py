@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import task
+from trainer import config as C
 from trainer.config import ModelConfig
 from trainer.model import (
     build_model,
@@ -160,7 +160,7 @@ def test_flags_keep_the_tutorials_meanings(monkeypatch):
     monkeypatch.setenv("AIP_CHECKPOINT_DIR", "gs://bucket/job/checkpoints")
     monkeypatch.setenv("AIP_MODEL_DIR", "gs://bucket/job/model")
     monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", "gs://bucket/job/logs")
-    config = task.parse_args(
+    config = C.parse_args(
         [
             "--training_data=gs://d/training.tfrecord-?????-of-?????",
             "--num_conv=[48, 64, 96, 128]",
@@ -184,36 +184,14 @@ def test_flags_keep_the_tutorials_meanings(monkeypatch):
 def test_flags_without_vertex_environment(monkeypatch):
     for name in ("AIP_CHECKPOINT_DIR", "AIP_MODEL_DIR", "AIP_TENSORBOARD_LOG_DIR"):
         monkeypatch.delenv(name, raising=False)
-    config = task.parse_args(
+    config = C.parse_args(
         ["--training_data=d/t-*", "--model_dir=out", "--batch_norm=false"]
     )
     assert (config.export_dir, config.tensorboard_dir) == ("out/export", "out/logs")
     assert config.batch_norm is False and config.num_conv == (48, 64, 96)
     with pytest.raises(SystemExit):
-        task.parse_args(["--training_data=d/t-*"])  # no model dir anywhere
+        C.parse_args(["--training_data=d/t-*"])  # no model dir anywhere
     with pytest.raises(SystemExit):
-        task.parse_args(["--training_data=x", "--model_dir=o", "--num_conv=[1, 2]"])
+        C.parse_args(["--training_data=x", "--model_dir=o", "--num_conv=[1, 2]"])
     with pytest.raises(SystemExit):
-        task.parse_args(["--training_data=x", "--model_dir=o", "--cell_type=gru"])
-
-
-def test_cluster_from_tf_config(monkeypatch):
-    monkeypatch.setenv(
-        "TF_CONFIG",
-        '{"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},'
-        ' "task": {"type": "worker", "index": 1}}',
-    )
-    cluster = task.read_cluster()
-    assert (cluster.num_workers, cluster.worker_index, cluster.is_chief) == (
-        3,
-        2,
-        False,
-    )
-    monkeypatch.setenv(
-        "TF_CONFIG",
-        '{"cluster": {"chief": ["a:1"]}, "task": {"type": "chief", "index": 0}}',
-    )
-    cluster = task.read_cluster()
-    assert (cluster.num_workers, cluster.is_chief) == (1, True)
-    monkeypatch.delenv("TF_CONFIG")
-    assert task.read_cluster().is_chief
+        C.parse_args(["--training_data=x", "--model_dir=o", "--cell_type=gru"])

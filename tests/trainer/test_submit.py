@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trainer import submit
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRAINER_ARGS = ["--training_data=gs://b/data/training.tfrecord-*", "--steps", "5"]
 
 

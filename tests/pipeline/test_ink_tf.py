@@ -6,9 +6,11 @@ import numpy as np
 import orjson
 import tensorflow as tf
 
+from pipeline import features as F
 from pipeline import ink_tf
 from pipeline.ink import normalize_and_delta
-from tests.shared_data import requires_sample, sample_lines
+from tests.shared_data import requires_sample
+from tools import sample
 
 
 def numpy_ink(strokes: list[tuple[list, list]]) -> np.ndarray:
@@ -103,20 +105,20 @@ def test_raw_feature_spec_parses_examples_into_strokes():
     for d in drawings:
         d = [(x, y) for x, y in d if len(x)]
         feature = {
-            ink_tf.DRAWING_X: tf.train.Feature(
+            F.DRAWING_X: tf.train.Feature(
                 float_list=tf.train.FloatList(value=[v for x, _ in d for v in x])
             ),
-            ink_tf.DRAWING_Y: tf.train.Feature(
+            F.DRAWING_Y: tf.train.Feature(
                 float_list=tf.train.FloatList(value=[v for _, y in d for v in y])
             ),
-            ink_tf.STROKE_LENGTHS: tf.train.Feature(
+            F.STROKE_LENGTHS: tf.train.Feature(
                 int64_list=tf.train.Int64List(value=[len(x) for x, _ in d])
             ),
         }
         example = tf.train.Example(features=tf.train.Features(feature=feature))
         serialized.append(example.SerializeToString())
     parsed = tf.io.parse_example(tf.constant(serialized), ink_tf.raw_feature_spec())
-    x, y = parsed[ink_tf.DRAWING_X], parsed[ink_tf.DRAWING_Y]
+    x, y = parsed[F.DRAWING_X], parsed[F.DRAWING_Y]
     assert x.ragged_rank == 2 and x.row_splits.dtype == tf.int64
     # float32 coordinates in the Example: compare with the float32-rounded input.
     rounded = [
@@ -129,7 +131,8 @@ def test_raw_feature_spec_parses_examples_into_strokes():
 @requires_sample
 def test_matches_numpy_on_every_real_sample_drawing():
     drawings = [
-        [(s[0], s[1]) for s in orjson.loads(line)["drawing"]] for line in sample_lines()
+        [(s[0], s[1]) for s in orjson.loads(line)["drawing"]]
+        for line in sample.all_lines()
     ]
     assert len(drawings) > 10_000
     ink = ink_tf.strokes_to_ink(ragged(drawings, 0), ragged(drawings, 1))

@@ -1,9 +1,11 @@
 """The tutorial's `create_dataset.py` conversion, transcribed as plainly as possible.
 
 This is the oracle that `pipeline.ink` is held against in the tests, and the
-single-process baseline of the benchmark in `bench/`. It keeps the tutorial's
-per-stroke loop and `json.loads` on purpose; only the infinite retry loop on a
-bad line is gone (it returns None instead). Do not optimise this file.
+single-process baseline of the benchmarks in `bench/`; people comparing our
+records with the tutorial's can use it too. It keeps the tutorial's per-stroke
+loop, `json.loads` and literal feature names on purpose; only the infinite
+retry loop on a bad line is gone (it returns None instead). Do not optimise
+this file.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import numpy as np
 import orjson
 import pytest
 
-from pipeline import ink, synth
+from pipeline import ink
+from tools import synth
 
 NUM_CLASSES = len(synth.CLASSES)
 

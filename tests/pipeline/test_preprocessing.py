@@ -10,7 +10,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from tensorflow_transform.beam import tft_unit
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from pipeline import ink_tf, preprocessing
+from pipeline import features as F
+from pipeline import preprocessing
 
 
 class PreprocessingFnTest(tft_unit.TransformTestCase):
@@ -27,37 +28,37 @@ class PreprocessingFnTest(tft_unit.TransformTestCase):
         # dy: 1 -.5 0 0 -> mean .125, var (.875^2 + .625^2 + 2 * .125^2) / 4.
         input_data = [
             {
-                ink_tf.DRAWING_X: [0.0, 1.0, 2.0],
-                ink_tf.DRAWING_Y: [0.0, 4.0, 2.0],
-                ink_tf.STROKE_LENGTHS: [3],
-                preprocessing.WORD: b"dog",
+                F.DRAWING_X: [0.0, 1.0, 2.0],
+                F.DRAWING_Y: [0.0, 4.0, 2.0],
+                F.STROKE_LENGTHS: [3],
+                F.WORD: b"dog",
             },
             {
-                ink_tf.DRAWING_X: [0.0, 1.0, 2.0],
-                ink_tf.DRAWING_Y: [0.0, 0.0, 0.0],
-                ink_tf.STROKE_LENGTHS: [1, 2],
-                preprocessing.WORD: b"cat",
+                F.DRAWING_X: [0.0, 1.0, 2.0],
+                F.DRAWING_Y: [0.0, 0.0, 0.0],
+                F.STROKE_LENGTHS: [1, 2],
+                F.WORD: b"cat",
             },
         ]
         std_dy = np.sqrt((0.875**2 + 0.625**2 + 2 * 0.125**2) / 4)
         stats = {
-            preprocessing.DELTA_MEAN: [0.5, 0.125],
-            preprocessing.DELTA_STD: [0.0, std_dy],
+            F.DELTA_MEAN: [0.5, 0.125],
+            F.DELTA_STD: [0.0, std_dy],
             # Every length is 2, so every boundary is 2.
-            preprocessing.LENGTH_QUANTILES: [2.0] * (preprocessing.LENGTH_BUCKETS - 1),
+            F.LENGTH_QUANTILES: [2.0] * (preprocessing.LENGTH_BUCKETS - 1),
         }
         expected = [
             {
                 # TFT hands ragged outputs back as their flat values.
-                f"{preprocessing.INK}$ragged_values": [0.5, 1.0, 0.0, 0.5, -0.5, 1.0],
-                preprocessing.LENGTH: 2,
-                preprocessing.CLASS_INDEX: 1,
+                f"{F.INK}$ragged_values": [0.5, 1.0, 0.0, 0.5, -0.5, 1.0],
+                F.LENGTH: 2,
+                F.CLASS_INDEX: 1,
                 **stats,
             },
             {
-                f"{preprocessing.INK}$ragged_values": [0.5, 0.0, 0.0, 0.5, 0.0, 1.0],
-                preprocessing.LENGTH: 2,
-                preprocessing.CLASS_INDEX: 0,
+                f"{F.INK}$ragged_values": [0.5, 0.0, 0.0, 0.5, 0.0, 1.0],
+                F.LENGTH: 2,
+                F.CLASS_INDEX: 0,
                 **stats,
             },
         ]
@@ -72,7 +73,7 @@ class PreprocessingFnTest(tft_unit.TransformTestCase):
             ),
             expected,
             expected_vocab_file_contents={
-                preprocessing.CLASSES_VOCABULARY: [b"cat", b"dog", b"emu"]
+                F.CLASSES_VOCABULARY: [b"cat", b"dog", b"emu"]
             },
         )
 
@@ -80,4 +81,4 @@ class PreprocessingFnTest(tft_unit.TransformTestCase):
 def test_raw_schema_round_trips_through_tfmd():
     schema = schema_utils.schema_from_feature_spec(preprocessing.raw_feature_spec())
     spec = schema_utils.schema_as_feature_spec(schema).feature_spec
-    assert isinstance(spec[ink_tf.DRAWING_X], tf.io.RaggedFeature)
+    assert isinstance(spec[F.DRAWING_X], tf.io.RaggedFeature)

@@ -21,12 +21,12 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.tfrecordio import _TFRecordUtil
-from gcs_emulator import GcsEmulator
 from tensorflow.core.example import example_pb2
 
 from pipeline import features as F
 from pipeline import main as cli
-from pipeline import synth
+from tests.gcs_emulator import GcsEmulator
+from tools import synth
 
 NUM_CLASSES = 3
 PER_CLASS = 30

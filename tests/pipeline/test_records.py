@@ -7,25 +7,9 @@ import tensorflow as tf
 
 from pipeline import features as F
 from pipeline import ink, records
-from tests.shared_data import requires_sample, sample_lines
-
-
-def _reference(drawing: ink.Drawing, encoded: np.ndarray, class_index: int):
-    """The same record built field by field with tf.train.Example."""
-    feature = {
-        F.INK: tf.train.Feature(float_list=tf.train.FloatList(value=encoded.ravel())),
-        F.SHAPE: tf.train.Feature(int64_list=tf.train.Int64List(value=encoded.shape)),
-        F.CLASS_INDEX: tf.train.Feature(
-            int64_list=tf.train.Int64List(value=[class_index])
-        ),
-        F.KEY_ID: tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[drawing.key_id.encode()])
-        ),
-        F.RECOGNIZED: tf.train.Feature(
-            int64_list=tf.train.Int64List(value=[int(drawing.recognized)])
-        ),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature))
+from tests.shared_data import requires_sample
+from tests.synthetic import example
+from tools import sample
 
 
 def _check(lines: list[bytes]) -> None:
@@ -36,7 +20,8 @@ def _check(lines: list[bytes]) -> None:
         parsed = tf.train.Example.FromString(
             records.serialize(drawing, encoded, class_index)
         )
-        assert parsed == _reference(drawing, encoded, class_index)
+        reference = example(encoded, class_index, drawing.key_id, drawing.recognized)
+        assert parsed == reference
 
 
 def test_long_drawings_and_large_indices_round_trip():
@@ -51,7 +36,7 @@ def test_long_drawings_and_large_indices_round_trip():
 
 @requires_sample
 def test_every_real_drawing_parses_to_the_same_example():
-    _check(sample_lines())
+    _check(sample.all_lines())
 
 
 def test_the_tutorial_feature_spec_reads_the_record():

@@ -13,17 +13,15 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline import sources, split, transforms
 from pipeline import stats as stats_lib
+from pipeline.config import PipelineConfig
 from pipeline.features import EVAL, TRAIN
+from tests.synthetic import random_line
 
 
-def _drawing_line(word: str, key: int, rng: np.random.Generator) -> bytes:
-    strokes = []
-    for _ in range(rng.integers(1, 4)):
-        n = int(rng.integers(2, 12))
-        strokes.append(
-            [rng.integers(0, 256, n).tolist(), rng.integers(0, 256, n).tolist()]
-        )
-    return orjson.dumps({"word": word, "key_id": str(key), "drawing": strokes})
+def _encode_config(**settings) -> transforms.EncodeConfig:
+    """The workers' settings of a run over cat and dog, analysing every drawing."""
+    run = PipelineConfig(inputs=(), output="", **settings)
+    return transforms.EncodeConfig.of(run, ("cat", "dog"), analysis_fraction=1.0)
 
 
 BAD_LINES = [
@@ -41,7 +39,7 @@ def _write_inputs(tmp_path, per_class: int = 60):
         lines = []
         for _ in range(per_class):
             key += 1
-            lines.append(_drawing_line(word, key, rng))
+            lines.append(random_line(word, str(key), rng))
         if word == "cat":
             lines[10:10] = BAD_LINES
         (tmp_path / f"{word}.ndjson").write_bytes(b"\n".join(lines) + b"\n")
@@ -50,9 +48,7 @@ def _write_inputs(tmp_path, per_class: int = 60):
 
 def test_encode_drawings_splits_rejects_and_counts(tmp_path):
     files = _write_inputs(tmp_path)
-    config = transforms.EncodeConfig(
-        classes=("cat", "dog"), train_per_class=0, eval_per_class=0
-    )
+    config = _encode_config(train_per_class=0, eval_per_class=0)
     expected_split = {str(k): split.assign(str(k), 0.1)[0] for k in range(1001, 1121)}
     want = collections.Counter(expected_split.values())
     stripes = sources.plan_stripes(files, target_stripe_bytes=4096, min_stripes=3)
@@ -100,9 +96,7 @@ def test_encode_drawings_splits_rejects_and_counts(tmp_path):
 
 def test_caps_keep_the_smallest_priorities_per_class(tmp_path):
     files = _write_inputs(tmp_path)
-    config = transforms.EncodeConfig(
-        classes=("cat", "dog"), train_per_class=20, eval_per_class=3
-    )
+    config = _encode_config(train_per_class=20, eval_per_class=3)
     by_class_split = collections.defaultdict(list)
     for k in range(1001, 1121):
         name, priority = split.assign(str(k), 0.1)

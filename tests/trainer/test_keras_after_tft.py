@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(code: str) -> str:
@@ -26,8 +26,9 @@ def test_trainer_modules_do_not_import_tensorflow_transform():
     out = _run(
         """
         import sys
-        import trainer.data, trainer.export, trainer.model, trainer.predict
-        import trainer.submit, trainer.task
+        import trainer.augment, trainer.callbacks, trainer.config, trainer.data
+        import trainer.distribute, trainer.evaluate, trainer.export, trainer.model
+        import trainer.predict, trainer.statistics, trainer.submit, trainer.task
         print("tensorflow_transform" in sys.modules)
         """
     )

@@ -18,11 +18,12 @@ import pytest
 import tensorflow as tf
 
 from pipeline import features as F
-from pipeline.ink import normalize_and_delta
+from tests.synthetic import CLASSES, draw, ndjson_line, to_ink, write_records
+from trainer import config as C
 from trainer import data as D
+from trainer import statistics
 
-REPO = Path(__file__).resolve().parents[1]
-CLASSES = ("line", "circle", "zigzag", "square")
+REPO = Path(__file__).resolve().parents[2]
 TINY_MODEL = [
     "--num_layers=1",
     "--num_nodes=16",
@@ -35,82 +36,6 @@ TINY_MODEL = [
     "--label_smoothing=0",
     "--export_top_k=3",
 ]
-
-
-# --------------------------------------------------------------------------
-# Synthetic data: shapes a tiny model tells apart after a few hundred steps.
-
-
-def draw(label: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Strokes (int canvas points [n, 2]) of one noisy, rotated shape."""
-    n = int(rng.integers(8, 40))
-    t = np.linspace(0, 1, n)
-    if CLASSES[label] == "line":
-        strokes = [np.stack([t, 0.1 * t], 1)]
-    elif CLASSES[label] == "circle":
-        a = 2 * np.pi * t
-        strokes = [np.stack([np.cos(a), np.sin(a)], 1)]
-    elif CLASSES[label] == "zigzag":
-        strokes = [np.stack([t, (np.arange(n) % 2) * 0.3], 1)]
-    else:
-        corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], float)
-        split = int(rng.integers(2, 4))
-        strokes = [corners[: split + 1], corners[split:]]
-    angle = rng.uniform(-0.3, 0.3)
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    scale = rng.uniform(50, 250)
-    return [
-        np.rint((s @ rot.T + rng.normal(0, 0.01, s.shape)) * scale + 300).astype(int)
-        for s in strokes
-    ]
-
-
-def to_ink(strokes: list[np.ndarray]) -> np.ndarray:
-    points = np.concatenate(strokes).astype(np.float32)
-    pen_up = np.zeros(len(points), np.float32)
-    pen_up[np.cumsum([len(s) for s in strokes]) - 1] = 1
-    return normalize_and_delta(points, pen_up)
-
-
-def example(ink: np.ndarray, label: int, key_id: str | None) -> bytes:
-    feature = {
-        F.INK: tf.train.Feature(float_list=tf.train.FloatList(value=ink.ravel())),
-        F.SHAPE: tf.train.Feature(int64_list=tf.train.Int64List(value=ink.shape)),
-        F.CLASS_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-    }
-    if key_id is not None:  # the tutorial's records have no key_id
-        feature[F.KEY_ID] = tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[key_id.encode()])
-        )
-    ex = tf.train.Example(features=tf.train.Features(feature=feature))
-    return ex.SerializeToString()
-
-
-def ndjson_line(strokes: list[np.ndarray], label: int, key_id: str) -> str:
-    drawing = [[s[:, 0].tolist(), s[:, 1].tolist()] for s in strokes]
-    return json.dumps({"word": CLASSES[label], "key_id": key_id, "drawing": drawing})
-
-
-def write_dataset(
-    out: Path, train: int, evals: int, tutorial_format: bool = False, seed: int = 0
-) -> Path:
-    """Our record layout (or the tutorial's, without key_id) in `out`."""
-    rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / F.CLASSES_FILE).write_text("".join(f"{c}\n" for c in CLASSES))
-    splits = {F.TRAIN_PREFIX: (train, 2), F.EVAL_PREFIX: (evals, 1)}
-    for prefix, (count, shards) in splits.items():
-        writers = [
-            tf.io.TFRecordWriter(str(out / f"{prefix}-{i:05d}-of-{shards:05d}"))
-            for i in range(shards)
-        ]
-        for i in range(count):
-            label = i % len(CLASSES)
-            key = None if tutorial_format else f"{prefix}-{i}"
-            writers[i % shards].write(example(to_ink(draw(label, rng)), label, key))
-        for w in writers:
-            w.close()
-    return out
 
 
 def flags(data: Path, model_dir: Path, *extra: str) -> list[str]:
@@ -139,7 +64,7 @@ def run_task(args: list[str], env: dict | None = None, stdout=subprocess.PIPE):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    return write_dataset(tmp_path_factory.mktemp("records"), train=480, evals=120)
+    return write_records(tmp_path_factory.mktemp("records"), train=480, evals=120)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +74,7 @@ def trained(dataset, tmp_path_factory) -> Path:
 
     model_dir = tmp_path_factory.mktemp("model")
     task.train(
-        task.parse_args(flags(dataset, model_dir, "--steps=150", "--eval_every=50"))
+        C.parse_args(flags(dataset, model_dir, "--steps=150", "--eval_every=50"))
     )
     return model_dir
 
@@ -164,7 +89,7 @@ def test_dataset_batches_are_bucketed_and_right_padded(dataset):
     )
     seen = 0
     for features, labels in ds:
-        ink, lengths = features[D.INK].numpy(), features[D.LENGTHS].numpy()
+        ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
         assert ink.shape[0] == lengths.shape[0] == labels.shape[0]
         assert ink.shape[1] == lengths.max()
         for row, n in zip(ink, lengths, strict=True):
@@ -178,10 +103,10 @@ def test_dataset_batches_are_bucketed_and_right_padded(dataset):
 
 
 def test_reads_tutorial_format_records_without_key_id(tmp_path):
-    data = write_dataset(tmp_path, train=8, evals=4, tutorial_format=True)
+    data = write_records(tmp_path, train=8, evals=4, tutorial_format=True)
     ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 4, training=True, augment=True)
     features, labels = next(iter(ds))
-    assert features[D.INK].shape[0] == 4 and features[D.INK].shape[2] == 3
+    assert features[F.INK].shape[0] == 4 and features[F.INK].shape[2] == 3
     assert set(labels.numpy()) <= set(range(len(CLASSES)))
 
 
@@ -190,36 +115,38 @@ def test_bucket_boundaries_from_stats_json(tmp_path):
     data.mkdir()
     (data / F.STATS_FILE).write_text(json.dumps({"length_quantiles": [30, 9, 9, 1]}))
     pattern = f"{data}/{F.TRAIN_PREFIX}-*"
-    assert D.bucket_boundaries(pattern) == ([9, 30], f"{data}/{F.STATS_FILE}")
+    assert statistics.bucket_boundaries(pattern) == ([9, 30], f"{data}/{F.STATS_FILE}")
     # The pipeline's output dir holds the transform dir and stats.json; a
     # transform output without a quantiles asset falls back to that file.
     out = tmp_path / "out"
     (out / F.TRANSFORM_DIR).mkdir(parents=True)
     (out / F.STATS_FILE).write_text(json.dumps({"length_quantiles": [5, 50]}))
-    boundaries, _ = D.bucket_boundaries(pattern, str(out / F.TRANSFORM_DIR))
+    boundaries, _ = statistics.bucket_boundaries(pattern, str(out / F.TRANSFORM_DIR))
     assert boundaries == [5, 50]
     missing = f"{tmp_path}/none/{F.TRAIN_PREFIX}-*"
-    boundaries, source = D.bucket_boundaries(missing, f"{tmp_path}/none/t")
-    assert source == "defaults" and boundaries == list(D.DEFAULT_BUCKET_BOUNDARIES)
+    boundaries, source = statistics.bucket_boundaries(missing, f"{tmp_path}/none/t")
+    assert source == "defaults" and boundaries == list(
+        statistics.DEFAULT_BUCKET_BOUNDARIES
+    )
 
 
 def test_delta_statistics_from_the_pipelines_stats_json(tmp_path):
     stats = {"transform": {"delta_mean": [0.01, -0.02], "delta_std": [0.2, 0.1]}}
     (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
     pattern = f"{tmp_path}/{F.TRAIN_PREFIX}-*"
-    deltas, source = D.delta_statistics(pattern)
+    deltas, source = statistics.delta_statistics(pattern)
     assert deltas == {"delta_mean": (0.01, -0.02), "delta_std": (0.2, 0.1)}
     assert source == f"{tmp_path}/{F.STATS_FILE}"
     # Unusable statistics leave the input as it is rather than divide by zero.
     stats["transform"]["delta_std"] = [0.0, 0.1]
     (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
-    assert D.delta_statistics(pattern) == ({}, "")
+    assert statistics.delta_statistics(pattern) == ({}, "")
 
 
 def test_epochs_become_steps_by_counting_records(dataset, tmp_path):
     from trainer import task
 
-    config = task.parse_args(flags(dataset, tmp_path, "--epochs=2.5"))
+    config = C.parse_args(flags(dataset, tmp_path, "--epochs=2.5"))
     assert task.total_steps(config) == 38  # ceil(2.5 * 480 / 32)
 
 
@@ -227,6 +154,7 @@ def test_epochs_become_steps_by_counting_records(dataset, tmp_path):
 # Training, report, export, prediction.
 
 
+@pytest.mark.slow
 def test_tiny_training_run_learns(trained):
     report = json.loads((trained / "eval_report.json").read_text())
     assert report["global_step"] == 150
@@ -242,6 +170,7 @@ def test_tiny_training_run_learns(trained):
     assert list((trained / "checkpoints").glob("epoch-0003.weights.h5"))
 
 
+@pytest.mark.slow
 def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
     from trainer import predict
 
@@ -289,10 +218,9 @@ def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_exported_signatures_agree(trained, dataset):
     """ndjson lines, raw tf.Examples and pre-encoded ink give the same answer."""
-    from pipeline import ink_tf
-
     loaded = tf.saved_model.load(str(trained / "export"))
     rng = np.random.default_rng(3)
     drawings = [draw(i % len(CLASSES), rng) for i in range(6)]
@@ -301,13 +229,13 @@ def test_exported_signatures_agree(trained, dataset):
     examples = []
     for d in drawings:
         feature = {
-            ink_tf.DRAWING_X: tf.train.Feature(
+            F.DRAWING_X: tf.train.Feature(
                 float_list=tf.train.FloatList(value=np.concatenate(d)[:, 0])
             ),
-            ink_tf.DRAWING_Y: tf.train.Feature(
+            F.DRAWING_Y: tf.train.Feature(
                 float_list=tf.train.FloatList(value=np.concatenate(d)[:, 1])
             ),
-            ink_tf.STROKE_LENGTHS: tf.train.Feature(
+            F.STROKE_LENGTHS: tf.train.Feature(
                 int64_list=tf.train.Int64List(value=[len(s) for s in d])
             ),
         }
@@ -330,6 +258,7 @@ def test_exported_signatures_agree(trained, dataset):
     assert by_line["key_id"].numpy().tolist() == [str(i).encode() for i in range(6)]
 
 
+@pytest.mark.slow
 def test_trains_on_the_pipelines_output_with_its_transform(tmp_path, caplog):
     """pipeline.main's records, classes file and tf.Transform output feed the
     trainer as they are; the bucket boundaries come from the transform."""
@@ -365,7 +294,7 @@ def test_trains_on_the_pipelines_output_with_its_transform(tmp_path, caplog):
     model_dir = tmp_path / "model"
     with caplog.at_level("INFO", logger="trainer"):
         report = task.train(
-            task.parse_args(
+            C.parse_args(
                 flags(
                     out,
                     model_dir,
@@ -386,6 +315,7 @@ def test_trains_on_the_pipelines_output_with_its_transform(tmp_path, caplog):
 # Preemption and multi-worker runs, in subprocesses.
 
 
+@pytest.mark.slow
 def test_resumes_after_being_killed(dataset, tmp_path):
     model_dir = tmp_path / "model"
     args = flags(dataset, model_dir, "--steps=200", "--eval_every=20", "--eval_steps=1")
@@ -435,6 +365,7 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_from_tf_config(dataset, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
@@ -466,3 +397,13 @@ def test_two_workers_from_tf_config(dataset, tmp_path):
     report = json.loads((model_dir / "eval_report.json").read_text())
     assert report["global_step"] == 20
     assert (model_dir / "export" / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_single_worker_training_leaves_keras_unpatched(trained):
+    """The multi-worker workaround is applied to multi-worker jobs only."""
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    assert (trained / "export" / "saved_model.pb").exists()  # it did train
+    patched = getattr(tf_trainer.reduce_per_replica, "patched_for_multi_worker", False)
+    assert not patched

@@ -14,8 +14,10 @@ import tensorflow as tf
 from pipeline import features as F
 from pipeline import main, sources, split
 from pipeline import stats as stats_lib
-from pipeline.reference import tutorial_parse_line
-from tests.shared_data import SAMPLE, requires_sample, sample_lines
+from tests.shared_data import requires_sample
+from tests.synthetic import random_file
+from tools import sample
+from tools.tutorial import tutorial_parse_line
 
 LOCAL = ["--runner=FnApiRunner"]
 # The sample run's caps; the cat-only run must use the same to compare splits.
@@ -49,18 +51,22 @@ def read_split(out, prefix):
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
-    if not SAMPLE.is_dir():
-        pytest.skip(f"real Quick, Draw! sample not found at {SAMPLE}")
+    if not sample.available():
+        pytest.skip(f"real Quick, Draw! sample not found at {sample.SAMPLE}")
     out = tmp_path_factory.mktemp("sample") / "out"
-    assert main.main(["--input", str(SAMPLE), "--output", str(out), *SAMPLE_CAPS]) == 0
+    assert (
+        main.main(["--input", str(sample.SAMPLE), "--output", str(out), *SAMPLE_CAPS])
+        == 0
+    )
     return out
 
 
 @requires_sample
+@pytest.mark.slow
 def test_sample_run_accounts_for_every_line(sample_run):
     stats = json.loads((sample_run / F.STATS_FILE).read_text())
     stats_lib.check_accounting(stats)
-    assert stats["lines_read"] == len(sample_lines())
+    assert stats["lines_read"] == len(sample.all_lines())
     assert stats["classes"] == 345
     assert stats["per_class"]["cat"][F.TRAIN] == 400
     assert stats["per_class"]["cat"][F.EVAL] == 40
@@ -71,19 +77,23 @@ def test_sample_run_accounts_for_every_line(sample_run):
 
 
 @requires_sample
+@pytest.mark.slow
 def test_classes_file_is_sorted_file_names(sample_run):
     classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
-    assert classes == sorted(p.name[: -len(".ndjson")] for p in SAMPLE.glob("*.ndjson"))
+    assert classes == sorted(
+        p.name[: -len(".ndjson")] for p in sample.SAMPLE.glob("*.ndjson")
+    )
 
 
 @requires_sample
+@pytest.mark.slow
 def test_records_read_by_the_tutorial_input_fn_equal_the_tutorial_transform(
     sample_run,
 ):
     classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
     stats = json.loads((sample_run / F.STATS_FILE).read_text())
     expected = {}
-    for line in sample_lines():
+    for line in sample.all_lines():
         record = json.loads(line)
         expected[record["key_id"]] = line
     seen = collections.Counter()
@@ -107,9 +117,10 @@ def test_records_read_by_the_tutorial_input_fn_equal_the_tutorial_transform(
 
 
 @requires_sample
+@pytest.mark.slow
 def test_split_does_not_depend_on_the_other_input_files(sample_run, tmp_path):
     out = tmp_path / "cat_only"
-    shutil.copy(SAMPLE / "cat.ndjson", tmp_path / "cat.ndjson")
+    shutil.copy(sample.SAMPLE / "cat.ndjson", tmp_path / "cat.ndjson")
     assert (
         main.main(
             [
@@ -136,26 +147,13 @@ def test_split_does_not_depend_on_the_other_input_files(sample_run, tmp_path):
         assert keys(out, prefix, 0) == keys(sample_run, prefix, cat_all)
 
 
-def _synthetic_file(path, word, n, start_key):
-    rng = np.random.default_rng(start_key)
-    lines = []
-    for i in range(n):
-        k = int(rng.integers(2, 30))
-        xs, ys = rng.integers(0, 256, k).tolist(), rng.integers(0, 256, k).tolist()
-        lines.append(
-            json.dumps(
-                {"word": word, "key_id": str(start_key + i), "drawing": [[xs, ys]]}
-            )
-        )
-    path.write_text("\n".join(lines) + "\n")
-
-
+@pytest.mark.slow
 def test_bad_lines_go_to_error_files_and_gz_input_works(tmp_path):
     data = tmp_path / "in"
     data.mkdir()
-    _synthetic_file(data / "circle.ndjson", "circle", 50, 1)
+    random_file(data / "circle.ndjson", "circle", 50, 1)
     plain = tmp_path / "square.ndjson"
-    _synthetic_file(plain, "square", 50, 100)
+    random_file(plain, "square", 50, 100)
     with gzip.open(data / "square.ndjson.gz", "wb") as f:
         f.write(plain.read_bytes())
     with open(data / "circle.ndjson", "ab") as f:
@@ -184,8 +182,9 @@ def test_bad_lines_go_to_error_files_and_gz_input_works(tmp_path):
     assert (out / F.CLASSES_FILE).read_text().split() == ["circle", "square"]
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_without_overwrite(tmp_path, capsys):
-    _synthetic_file(tmp_path / "circle.ndjson", "circle", 5, 1)
+    random_file(tmp_path / "circle.ndjson", "circle", 5, 1)
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("keep me")
@@ -223,21 +222,21 @@ def test_stripes_cover_every_line_exactly_once(tmp_path):
 
 
 @requires_sample
+@pytest.mark.slow
 def test_transform_output_loads_and_its_vocabulary_is_the_classes_file(sample_run):
     import tensorflow_transform as tft
 
-    from pipeline import preprocessing
-
     output = tft.TFTransformOutput(str(sample_run / F.TRANSFORM_DIR))
     classes = (sample_run / F.CLASSES_FILE).read_text().splitlines()
-    vocabulary = output.vocabulary_by_name(preprocessing.CLASSES_VOCABULARY)
+    vocabulary = output.vocabulary_by_name(F.CLASSES_VOCABULARY)
     assert [w.decode() for w in vocabulary] == classes
     raw_spec = output.raw_feature_spec()
     assert isinstance(raw_spec["drawing_x"], tf.io.RaggedFeature)
-    assert preprocessing.INK in output.transformed_feature_spec()
+    assert F.INK in output.transformed_feature_spec()
 
 
 @requires_sample
+@pytest.mark.slow
 def test_stats_json_statistics_match_numpy_on_the_analysed_sample(sample_run):
     stats = json.loads((sample_run / F.STATS_FILE).read_text())
     fraction = stats["transform"]["analysis_fraction"]
@@ -268,6 +267,7 @@ def test_stats_json_statistics_match_numpy_on_the_analysed_sample(sample_run):
 
 
 @requires_sample
+@pytest.mark.slow
 def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_run):
     """The transform exported for serving, run on raw strokes, against the records.
 
@@ -275,13 +275,13 @@ def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_r
     """
     import tensorflow_transform as tft
 
-    from pipeline import ink, ink_tf, preprocessing
+    from pipeline import ink
 
     layer = tft.TFTransformOutput(
         str(sample_run / F.TRANSFORM_DIR)
     ).transform_features_layer()
     raw = {}
-    for line in sample_lines():
+    for line in sample.all_lines():
         drawing = ink.parse_drawing(line)
         raw[drawing.key_id] = drawing
     stored = {
@@ -306,11 +306,11 @@ def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_r
 
         out = layer(
             {
-                ink_tf.DRAWING_X: ragged(lambda d: d.xs),
-                ink_tf.DRAWING_Y: ragged(lambda d: d.ys),
-                preprocessing.WORD: tf.constant([d.word for d in batch]),
+                F.DRAWING_X: ragged(lambda d: d.xs),
+                F.DRAWING_Y: ragged(lambda d: d.ys),
+                F.WORD: tf.constant([d.word for d in batch]),
             }
-        )[preprocessing.INK]
+        )[F.INK]
         for key, graph_ink in zip(keys[start : start + 1024], out, strict=True):
             diff = np.abs(graph_ink.numpy() - stored[key])
             worst = max(worst, float(diff.max(initial=0.0)))
@@ -318,11 +318,12 @@ def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_r
     assert worst <= 1e-6
 
 
+@pytest.mark.slow
 def test_classes_file_sets_the_class_set_and_other_words_are_rejected(tmp_path):
     data = tmp_path / "in"
     data.mkdir()
-    _synthetic_file(data / "circle.ndjson", "circle", 20, 1)
-    _synthetic_file(data / "square.ndjson", "square", 20, 100)
+    random_file(data / "circle.ndjson", "circle", 20, 1)
+    random_file(data / "square.ndjson", "square", 20, 100)
     classes = tmp_path / "classes.txt"
     classes.write_text("square\ncircle\ntriangle\n")  # sorted on use
     out = tmp_path / "out"

@@ -16,11 +16,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from gcs_emulator import FAKE_PROJECT, GcsEmulator
 
-from pipeline import synth
+from tests.gcs_emulator import FAKE_PROJECT, GcsEmulator
+from tools import synth
 
-SCRIPT = Path(__file__).resolve().parents[1] / "dataflow_launch.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "dataflow_launch.sh"
 # Settings the script reads from the environment; cleared so the host's own
 # values cannot leak into a test.
 SETTINGS = (

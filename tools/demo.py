@@ -1,0 +1,265 @@
+"""`make demo`: the whole product, offline, on a small default, in a few minutes.
+
+    python -m tools.demo [--output demo_out] [--synthetic] [--quick]
+
+1. data: the real drawings in ../shared/quickdraw_sample when present (the 15
+   classes with at least 500 drawings, `cat` capped like the others), else the
+   project's synthetic generator;
+2. the Beam pipeline on the local runner, with tf.Transform;
+3. training on CPU;
+4. evaluation and export;
+5. predictions through the exported serving signature;
+6. pictures and a summary.
+
+Every step is the product's own command line, run as a subprocess, so that the
+demo exercises exactly what a user runs (and so that tf.Transform's switch of
+tf.keras in the pipeline process never reaches the Keras 3 trainer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline import features as F
+from tools import sample
+from trainer.config import HISTORY_FILE, REPORT_FILE  # no TensorFlow import
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    output: Path
+    synthetic: bool
+    quick: bool  # the reduced size the tests use
+
+    @property
+    def train_args(self) -> list[str]:
+        """A small model and a short schedule: minutes on 2 CPU cores."""
+        if self.quick:
+            size = ["--num_layers=1", "--num_nodes=16", "--num_conv=[16]"]
+            return [*size, "--conv_len=[5]", "--batch_size=32", "--steps=60",
+                    "--eval_every=30", "--warmup_steps=10"]  # fmt: skip
+        size = ["--num_layers=2", "--num_nodes=64", "--num_conv=[32, 48, 64]"]
+        return [*size, "--conv_len=[5, 5, 3]", "--batch_size=64", "--steps=1500",
+                "--eval_every=250", "--warmup_steps=100"]  # fmt: skip
+
+    def path(self, name: str) -> Path:
+        """data, model, export, pictures, ... under the demo's output."""
+        return self.output / name
+
+
+def _step(number: int, title: str) -> float:
+    print(f"\n=== [{number}/6] {title}", flush=True)
+    return time.monotonic()
+
+
+def _run(args: Sequence[str], stdout=None) -> None:
+    """Runs `python -m ARGS`, one of the product's commands, streaming its output."""
+    print(f"$ python -m {' '.join(args)}", flush=True)
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing on a CPU
+    # machine) would bury the demo's own progress; errors still show.
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
+    subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout, env=env
+    )
+
+
+def prepare_data(config: DemoConfig) -> tuple[list[str], list[str], str]:
+    """(input files, pipeline caps args, a description)."""
+    if not config.synthetic and sample.available():
+        inputs = [str(sample.SAMPLE / f"{c}.ndjson") for c in sample.big_classes()]
+        per_class = 100 if config.quick else sample.BIG_CLASS_MIN
+        train = int(per_class * 0.9)
+        caps = [f"--train_per_class={train}", f"--eval_per_class={per_class - train}"]
+        return (
+            inputs,
+            caps,
+            (
+                f"real Quick, Draw! drawings: {len(inputs)} classes from "
+                f"{sample.SAMPLE} (CC BY 4.0, Google), up to {per_class} per class"
+            ),
+        )
+    ndjson = config.path("ndjson")
+    classes, per_class = (4, 60) if config.quick else (8, 400)
+    _run(
+        [
+            "tools.synth",
+            f"--output={ndjson}",
+            f"--classes={classes}",
+            f"--per_class={per_class}",
+        ]
+    )
+    inputs = sorted(str(p) for p in ndjson.glob("*.ndjson"))
+    return inputs, [], f"synthetic drawings: {classes} classes x {per_class}"
+
+
+def _train(config: DemoConfig) -> None:
+    data = config.path("data")
+    _run(
+        [
+            "trainer.task",
+            f"--training_data={data}/{F.TRAIN_PREFIX}-*",
+            f"--eval_data={data}/{F.EVAL_PREFIX}-*",
+            f"--classes_file={data}/{F.CLASSES_FILE}",
+            f"--transform_dir={data}/{F.TRANSFORM_DIR}",
+            f"--model_dir={config.path('model')}",
+            f"--export_dir={config.path('export')}",
+            *config.train_args,
+        ]
+    )
+
+
+def _predict(config: DemoConfig, inputs: list[str]) -> Path:
+    """Two drawings of each class and one bad line through the exported model."""
+    probe = config.path("predict_me.ndjson")
+    lines = []
+    for path in inputs:
+        with open(path, "rb") as f:
+            lines += [next(f).rstrip(b"\n") for _ in range(2)]
+    # One bad line on purpose: it gets an error line, not a crash.
+    probe.write_bytes(b"\n".join(lines[:12]) + b"\n{not json}\n")
+    predictions = config.path("predictions.jsonl")
+    with open(predictions, "w") as out:
+        export = str(config.path("export"))
+        _run(["trainer.predict", "--model", export, str(probe)], stdout=out)
+    for line in predictions.read_text().splitlines()[:4]:
+        print(line)
+    return predictions
+
+
+def _examples(inputs: list[str], wanted: set[str]) -> dict[str, list]:
+    """The first drawing of each wanted class, as strokes for a picture."""
+    from pipeline import ink
+    from tools import panels
+
+    examples: dict[str, list] = {}
+    for path in inputs:
+        with open(path, "rb") as f:
+            for line in f:
+                drawing = ink.parse_drawing(line)
+                if drawing.word in wanted:
+                    examples[drawing.word] = panels.record_strokes(
+                        ink.loads(line)[F.DRAWING]
+                    )
+                break
+    return examples
+
+
+def draw_pictures(config: DemoConfig, inputs: list[str]) -> None:
+    """Predictions and eval records as grids, data counts and lengths, training
+    curves, and the most confused pairs."""
+    from tools import charts
+
+    data, model, pictures = (config.path(d) for d in ("data", "model", "pictures"))
+    pictures.mkdir()
+    probe, export = config.path("predict_me.ndjson"), config.path("export")
+    _run(
+        [
+            "tools.render",
+            str(probe),
+            f"--model={export}",
+            "--color_by_stroke",
+            f"--output={pictures / 'predictions.png'}",
+        ]
+    )
+    _run(
+        [
+            "tools.render",
+            *sorted(glob.glob(f"{data}/{F.EVAL_PREFIX}-*")),
+            "--limit=24",
+            "--color_by_stroke",
+            f"--output={pictures / 'eval_records.png'}",
+        ]
+    )
+    stats = json.loads((data / F.STATS_FILE).read_text())
+    print(charts.plot_stats(stats, pictures / "data_stats.png"))
+    # history.json holds one entry per evaluation period, across restarts.
+    entries = json.loads((model / HISTORY_FILE).read_text())
+    metrics = [k for k in entries[0] if k not in ("epoch", "step")]
+    history = {k: [e.get(k, float("nan")) for e in entries] for k in metrics}
+    print(charts.plot_history(history, pictures / "training_curves.png"))
+    report = json.loads((model / REPORT_FILE).read_text())
+    pairs = report.get("most_confused", [])
+    wanted = {p[side] for p in pairs for side in ("true", "predicted")}
+    confusion = {**report, "confused_pairs": pairs}
+    examples = _examples(inputs, wanted)
+    print(charts.plot_confusion(confusion, examples, pictures / "confusion.png"))
+
+
+def _summary(config: DemoConfig, started: float) -> str:
+    data, model, export, pictures = (
+        config.path(d) for d in ("data", "model", "export", "pictures")
+    )
+    written = json.loads((data / F.STATS_FILE).read_text())["written"]
+    report = json.loads((model / REPORT_FILE).read_text())
+    lines = [
+        f"=== Done in {time.monotonic() - started:.0f} s",
+        f"data         {data}",
+        f"             {written[F.TRAIN]:,} train / {written[F.EVAL]:,} eval "
+        "records, stats.json, transform/",
+        f"model        {model}",
+        f"             eval top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}",
+        f"export       {export}  (takes raw ndjson lines or raw strokes)",
+        f"predictions  {config.path('predictions.jsonl')}",
+        f"pictures     {pictures}/",
+        *[f"             {p.name}" for p in sorted(pictures.glob("*.png"))],
+        "",
+        "Next:",
+        f"  .venv/bin/python -m trainer.predict --model {export} YOUR.ndjson",
+        "  .venv/bin/python -m pipeline.main --output out/full \\",
+        "      --input 'gs://quickdraw_dataset/full/simplified/*.ndjson'",
+        "  ./dataflow_launch.sh --help                  # the pipeline on Dataflow",
+        "  .venv/bin/python -m trainer.submit --help    # training on Vertex AI",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the six steps, each the product's own command."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=str(REPO / "demo_out"))
+    parser.add_argument(
+        "--synthetic", action="store_true", help="ignore ../shared; use synth"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (tests)")
+    args = parser.parse_args(argv)
+    config = DemoConfig(Path(args.output).resolve(), args.synthetic, args.quick)
+    started = time.monotonic()
+    shutil.rmtree(config.output, ignore_errors=True)  # running twice starts afresh
+    config.output.mkdir(parents=True)
+
+    _step(1, "Drawings")
+    inputs, caps, description = prepare_data(config)
+    print(description)
+    _step(2, "Beam pipeline (local runner, tf.Transform)")
+    data = config.path("data")
+    _run(
+        ["pipeline.main", *[f"--input={i}" for i in inputs], f"--output={data}", *caps]
+    )
+    _step(3, "Training on CPU")
+    _train(config)
+    _step(4, "Evaluation report")
+    report = json.loads((config.path("model") / REPORT_FILE).read_text())
+    scores = "  ".join(f"{k} {report[k]:.3f}" for k in ("top1", "top3", "map3"))
+    print(f"eval ({report['num_examples']} drawings): {scores}")
+    _step(5, "Predictions through the exported serving signature")
+    _predict(config, inputs)
+    _step(6, "Pictures")
+    draw_pictures(config, inputs)
+    print("\n" + _summary(config, started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
