@@ -7,7 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast lint format demo bench clean
+# The trainer image (Dockerfile): VARIANT=gpu (CUDA 12 from pip) or cpu, built
+# with docker when its engine runs, else podman. ENGINE=... and
+# BUILD_FLAGS=... override (for example podman's --isolation=chroot).
+IMAGE ?= quickdraw-trainer
+VARIANT ?= gpu
+ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || \
+	(command -v podman >/dev/null 2>&1 && echo podman) || echo docker)
+BUILD_FLAGS ?=
+
+.PHONY: venv test test-fast lint format demo bench image clean
 
 venv: $(STAMP)
 
@@ -37,6 +46,10 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tools.demo
+
+image:
+	$(ENGINE) build $(BUILD_FLAGS) --build-arg VARIANT=$(VARIANT) \
+		-t $(IMAGE):$(VARIANT) .
 
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py

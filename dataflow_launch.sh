@@ -10,10 +10,18 @@
 #   the sdist of setup.py into a local temp dir, translates the pipeline into the
 #   portable proto and the Dataflow Job object, and returns before it creates
 #   the Dataflow API client. So a dry run stages nothing to GCS, sends nothing
-#   to the Dataflow API and skips the soft-delete check of the buckets. The only
-#   cloud calls left are the pipeline's own at construction time: listing the
-#   input (pipeline.sources) and checking that the output is empty. They go
-#   through Beam's GcsIO, which asks google-auth for Application Default
+#   to the Dataflow API and skips the soft-delete check of the buckets.
+# - Except with prebuilding: DataflowRunner builds and pushes the SDK container
+#   (Cloud Build) *before* that return, dry run or not (dataflow_runner.py,
+#   run_pipeline). So `--dry-run --prebuild` shows the prebuild flags but does
+#   not pass them: a dry run must cost nothing.
+# - Workers install the project from --setup_file, which carries only setup.py's
+#   core requirements; pipeline.main adds the [pipeline] extra (Beam,
+#   tf.Transform) as a --requirements_file (see pipeline.main.worker_requirements).
+#   With --prebuild, Beam installs both into the worker image once.
+# - The only cloud calls of a plain dry run are the pipeline's own at
+#   construction time: listing the input (pipeline.sources) and checking that
+#   the output is empty. They go through Beam's GcsIO, which asks google-auth for Application Default
 #   Credentials (`gcloud auth application-default login`); with none, google-auth
 #   may probe the GCE metadata server and Beam retries for about 20 s before it
 #   connects anonymously, which is enough for the public quickdraw_dataset.
@@ -31,6 +39,8 @@ set -euo pipefail
 readonly DEFAULT_INPUT="gs://quickdraw_dataset/full/simplified/*.ndjson"
 readonly DEFAULT_MACHINE_TYPE="n2-standard-4"
 readonly DEFAULT_MAX_NUM_WORKERS="32"
+readonly REPOSITORY="quickdraw"  # the Artifact Registry repository of cloudbuild.yaml
+readonly CLOUD_BUILD_MACHINE="e2-highcpu-8"  # TensorFlow installs in minutes, not tens
 
 usage() {
   cat <<'EOF'
@@ -68,7 +78,14 @@ Optional:
   --classes-file FILE   CLASSES_FILE     Only these classes, one per line [all found]
   --num-shards N        NUM_SHARDS       Output shards per split [pipeline default]
   --python PATH         PYTHON           Interpreter with the project installed
-                                         (Python 3.11, like the workers) [python]
+                                         (Python 3.11, like the workers)
+                                         [.venv/bin/python beside this script, as
+                                         `make venv` creates it; else python3]
+  --prebuild            PREBUILD=1       Install the workers' dependencies once,
+                                         into a worker image, instead of on every
+                                         worker at start-up (see below)
+  --registry URL        REGISTRY         Where --prebuild pushes that image
+                                         [REGION-docker.pkg.dev/PROJECT/quickdraw]
   --dry-run             DRY_RUN=1        Build the whole Dataflow job (options
                                          check, sdist of setup.py, pipeline graph)
                                          without submitting it: nothing runs,
@@ -84,8 +101,22 @@ Before the first run:
   gcloud auth application-default login
   gcloud services enable dataflow.googleapis.com --project my-project-123
   gcloud storage buckets create gs://my-bucket --location us-central1
-The launcher machine needs the project installed (`make venv` or
-`pip install -e .`); the workers install it from ./setup.py.
+The launcher machine needs the project installed (`make venv`, whose
+.venv this script uses by default, or `pip install -e '.[pipeline]'`).
+
+Worker dependencies. By default each worker installs the project from
+./setup.py and its Beam and tf.Transform requirements from PyPI when it
+starts: a few minutes per worker, on every worker. With --prebuild, Beam's SDK
+container prebuilding installs them once, on Google Cloud Build, into an image
+based on Beam's own Python 3.11 SDK image, pushes it to --registry and starts
+every worker from it. That costs one Cloud Build run (about 5-10 minutes,
+billed per build-minute) per launch and saves the install on every worker:
+worth it from a handful of workers on. Once, beforehand:
+  gcloud services enable cloudbuild.googleapis.com artifactregistry.googleapis.com
+  gcloud artifacts repositories create quickdraw --repository-format=docker \
+      --location us-central1
+Beam tags each prebuilt image with a new id and logs it; to reuse one instead
+of building again, pass `-- --sdk_container_image IMAGE` without --prebuild.
 
 Examples:
   # Check that the job builds, without running anything:
@@ -135,7 +166,9 @@ train_per_class="${TRAIN_PER_CLASS:-}"
 eval_per_class="${EVAL_PER_CLASS:-}"
 classes_file="${CLASSES_FILE:-}"
 num_shards="${NUM_SHARDS:-}"
-python="${PYTHON:-python}"
+python="${PYTHON:-}"
+prebuild="${PREBUILD:-0}"
+registry="${REGISTRY:-}"
 dry_run="${DRY_RUN:-0}"
 extra_args=()
 
@@ -157,6 +190,8 @@ while [[ $# -gt 0 ]]; do
       exit 0
       ;;
     --dry-run | --dry_run) dry_run=1; shift ;;
+    --prebuild) prebuild=1; shift ;;
+    --registry) need_value "$@"; registry="$2"; shift 2 ;;
     --project) need_value "$@"; project="$2"; shift 2 ;;
     --region) need_value "$@"; region="$2"; shift 2 ;;
     --bucket) need_value "$@"; bucket="$2"; shift 2 ;;
@@ -233,6 +268,25 @@ if [[ -n "$classes_file" && "$classes_file" != gs://* ]]; then
   classes_file="$(cd "$(dirname "$classes_file")" && pwd)/$(basename "$classes_file")"
 fi
 
+is_flag() { case "$1" in 1 | true | True | yes) return 0 ;; esac; return 1; }
+for pair in "DRY_RUN:$dry_run" "PREBUILD:$prebuild"; do
+  case "${pair#*:}" in
+    1 | true | True | yes | 0 | false | False | no | "") ;;
+    *) die "${pair%%:*} must be 0 or 1, got '${pair#*:}'" ;;
+  esac
+done
+[[ -n "$registry" ]] || registry="$region-docker.pkg.dev/$project/$REPOSITORY"
+if ! [[ "$registry" =~ ^[a-z0-9.-]+(:[0-9]+)?/[^[:space:]]+$ ]]; then
+  die "--registry '$registry' is not a registry URL such as" \
+    "us-central1-docker.pkg.dev/my-project-123/quickdraw"
+fi
+
+project_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ -z "$python" ]]; then
+  # The interpreter `make venv` made, unless told otherwise.
+  python="python3"
+  [[ -x "$project_dir/.venv/bin/python" ]] && python="$project_dir/.venv/bin/python"
+fi
 command -v "$python" >/dev/null 2>&1 || die "Python interpreter '$python' not found (set PYTHON or --python)"
 # A relative interpreter path (.venv/bin/python) must survive the cd below.
 if [[ "$python" == */* && "$python" != /* ]]; then
@@ -241,8 +295,17 @@ fi
 
 # --setup_file ./setup.py and `python -m pipeline.main` resolve from the
 # project's root, which is where this script lives.
-cd "$(dirname "${BASH_SOURCE[0]}")"
+cd "$project_dir"
 [[ -f setup.py ]] || die "setup.py not found next to this script in $(pwd)"
+# Seconds now rather than a traceback later: the pipeline runs in this Python.
+missing="$("$python" -c '
+import importlib.util as u
+print(*[m for m in ("apache_beam", "tensorflow_transform", "pipeline.main")
+        if u.find_spec(m.split(".")[0]) is None])' 2>&1)" ||
+  die "'$python' does not run: $missing"
+[[ -z "$missing" ]] || die "'$python' cannot import $missing: run 'make venv'" \
+  "in $project_dir (this script then uses its .venv), or pass --python with" \
+  "an interpreter that has the project installed (pip install -e '.[pipeline]')"
 
 cmd=(
   "$python" -m pipeline.main
@@ -265,11 +328,21 @@ cmd+=(
   --max_num_workers "$max_num_workers"
   --autoscaling_algorithm THROUGHPUT_BASED
 )
-case "$dry_run" in
-  1 | true | True | yes) dry_run=1; cmd+=(--dry_run=True) ;;
-  0 | false | False | no | "") dry_run=0 ;;
-  *) die "DRY_RUN must be 0 or 1, got '$dry_run'" ;;
-esac
+prebuild_args=()
+if is_flag "$prebuild"; then
+  prebuild_args=(
+    --prebuild_sdk_container_engine cloud_build
+    --docker_registry_push_url "$registry"
+    --cloud_build_machine_type "$CLOUD_BUILD_MACHINE"
+  )
+fi
+if is_flag "$dry_run"; then
+  dry_run=1
+  cmd+=(--dry_run=True)
+else
+  dry_run=0
+  cmd+=(${prebuild_args[@]+"${prebuild_args[@]}"})
+fi
 # The ${a[@]+...} form keeps `set -u` quiet on an empty array in bash < 4.4.
 cmd+=(${extra_args[@]+"${extra_args[@]}"})
 
@@ -281,6 +354,11 @@ fi
 printf 'dataflow_launch.sh: running:' >&2
 printf ' %q' "${cmd[@]}" >&2
 printf '\n' >&2
+if [[ "$dry_run" == 1 && ${#prebuild_args[@]} -gt 0 ]]; then
+  printf 'dataflow_launch.sh: on submission, also:' >&2
+  printf ' %q' "${prebuild_args[@]}" >&2
+  printf '\n  (Beam builds and pushes the worker image even in its dry run, so this dry run leaves them out)\n' >&2
+fi
 
 "${cmd[@]}"
 

@@ -1,31 +1,46 @@
-"""Packages `pipeline`, `trainer` and `tools` for local use, Dataflow and Vertex AI.
+"""Packages `pipeline`, `trainer` and `tools`; the extras say who needs what.
 
-Dataflow installs this file on every worker (``--setup_file ./setup.py``) and
-Vertex AI runs the trainer from the sdist that ``trainer.submit`` builds from it,
-so the pins here are the single source of truth for the stack.
+- The plain install is what training and serving need, and all that the
+  trainer image (Dockerfile) holds: TensorFlow, Keras, tensorboard, numpy,
+  orjson. `[gpu]` adds TensorFlow's CUDA 12 libraries from pip.
+- `[pipeline]` adds Apache Beam and tf.Transform. Dataflow workers install
+  this package from `--setup_file ./setup.py`, which cannot name an extra, so
+  `pipeline.main` hands them this extra as a requirements file, read from the
+  installed package's metadata: the pins below stay the one source of truth.
+- `[vertex]` submits training to Vertex AI; `[viz]` draws the pictures;
+  `[dev]` is everything, for `make`.
 """
 
 from setuptools import find_packages, setup
 
+TENSORFLOW = "tensorflow==2.21.*"
+
 REQUIRED = [
-    "apache-beam[gcp]==2.77.*",
-    "tensorflow==2.21.*",
-    "tensorflow-transform==1.21.*",
+    TENSORFLOW,
     # trainer.distribute patches Keras internals for multi-worker training
     # (keras-team/keras#20329, #20585); it was written for this minor version.
     "keras==3.15.*",
-    "numpy",
-    "orjson",
     # TF 2.21 no longer installs it; Keras' TensorBoard callback needs it.
     "tensorboard==2.21.*",
+    "numpy",
+    "orjson",
 ]
 
 EXTRAS = {
-    # Pictures for people: data grids, histograms, training curves, confusion.
+    "gpu": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]", 1)],
+    "pipeline": ["apache-beam[gcp]==2.77.*", "tensorflow-transform==1.21.*"],
+    "vertex": ["google-cloud-aiplatform>=1.26,<2"],
     "viz": ["matplotlib"],
-    "test": ["pytest", "gcp-storage-emulator", "matplotlib"],
-    "dev": ["ruff", "pytest", "gcp-storage-emulator", "matplotlib"],
 }
+EXTRAS["test"] = [
+    *EXTRAS["pipeline"],
+    *EXTRAS["vertex"],
+    *EXTRAS["viz"],
+    "pytest",
+    "gcp-storage-emulator",
+    "pyyaml",
+]
+EXTRAS["dev"] = [*EXTRAS["test"], "ruff"]
 
 setup(
     name="quickdraw-rnn",

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
+from packaging.requirements import Requirement
 
 from pipeline import features as F
 from pipeline import graph, sources, transforms
@@ -29,14 +33,70 @@ from pipeline.config import PipelineConfig, parse_args
 log = logging.getLogger("pipeline")
 
 
+def _given(args: Sequence[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(f"{flag}=") for a in args)
+
+
+def pipeline_requirements() -> list[str]:
+    """The `pipeline` extra of this installed package (Beam, tf.Transform).
+
+    Read from the package's metadata, so setup.py stays the one place that
+    pins them.
+
+    Raises:
+      sources.InputError: if the package is not installed.
+    """
+    try:
+        # Run from a checkout, the project's egg-info lists it a second time.
+        (dist,) = set(metadata.packages_distributions()["pipeline"])
+        requires = metadata.requires(dist) or []
+    except (KeyError, ValueError, metadata.PackageNotFoundError):
+        raise sources.InputError(
+            "Dataflow workers need this package's [pipeline] requirements, but it "
+            "is not installed: run `make venv` (or pip install -e '.[pipeline]')"
+        ) from None
+    wanted = []
+    for line in requires:
+        requirement = Requirement(line)
+        marker, requirement.marker = requirement.marker, None
+        if marker is not None and marker.evaluate({"extra": "pipeline"}):
+            wanted.append(str(requirement))
+    return wanted
+
+
+def worker_requirements(beam_args: Sequence[str]) -> list[str]:
+    """`beam_args` plus the pipeline's own requirements for remote workers.
+
+    Workers install this package from --setup_file, and pip cannot be told an
+    extra that way, so the `pipeline` extra goes to them as a requirements
+    file. `--requirements_cache skip`: they install it from PyPI (or Beam bakes
+    it into a prebuilt SDK container) instead of the launcher downloading
+    TensorFlow's wheels to stage them. A --requirements_file of the caller's
+    own is left alone.
+    """
+    args = list(beam_args)
+    if not _given(args, "--setup_file") or _given(args, "--requirements_file"):
+        return args
+    folder = tempfile.mkdtemp(prefix="quickdraw-requirements-")
+    path = os.path.join(folder, "requirements.txt")
+    with open(path, "w") as f:
+        f.write("".join(f"{r}\n" for r in pipeline_requirements()))
+    args += ["--requirements_file", path]
+    if not _given(args, "--requirements_cache"):
+        args += ["--requirements_cache", "skip"]
+    return args
+
+
 def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
     """Beam options; without --runner, the offline local runner on all cores.
 
     The plain DirectRunner of Beam 2.77 first tries to download the Prism runner,
     which fails offline, so the local default names the FnApiRunner directly.
+    Workers that install this package from --setup_file get its Beam and
+    tf.Transform requirements too (`worker_requirements`).
     """
-    args = list(beam_args)
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+    args = worker_requirements(beam_args)
+    if not _given(args, "--runner"):
         args += [
             "--runner=FnApiRunner",
             "--direct_running_mode=multi_processing",
@@ -47,7 +107,8 @@ def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
 
 def prepare_output(config: PipelineConfig) -> None:
     """Refuses to mix a new dataset into an old one unless --overwrite is given."""
-    existing = FileSystems.match([posixpath.join(config.output, "**")])[0]
+    everything = posixpath.join(config.output, "**")
+    existing = sources.match("--output", config.output, [everything])[0]
     paths = [m.path for m in existing.metadata_list]
     if not paths:
         return

@@ -19,7 +19,7 @@ import posixpath
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import features
@@ -32,6 +32,38 @@ MIN_STRIPES = 8
 
 class InputError(ValueError):
     """The input cannot be used; raised before any work starts."""
+
+
+# Why a listing failed, by the HTTP status that GCS answered.
+_LISTING_FAILURES = {
+    401: "not authenticated: run `gcloud auth application-default login`",
+    403: "access denied: your account may not list this bucket",
+    404: "no such bucket",
+}
+
+
+def _innermost(err: BaseException) -> BaseException:
+    """The first underlying error of a BeamIOError (they nest per pattern)."""
+    while isinstance(err, BeamIOError) and err.exception_details:
+        err = next(iter(err.exception_details.values()))
+    return err
+
+
+def match(
+    flag: str, path: str, patterns: Sequence[str], limit: int | None = None
+) -> list:
+    """FileSystems.match of the globs that stand for `path`, with a failed
+    listing (no such bucket, no access) turned into one InputError line that
+    names the path and says why."""
+    try:
+        limits = None if limit is None else [limit] * len(patterns)
+        return FileSystems.match(list(patterns), limits)
+    except BeamIOError as err:
+        cause = _innermost(err)
+        reason = _LISTING_FAILURES.get(getattr(cause, "code", None))
+        if reason is None:
+            reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"
+        raise InputError(f"{flag} {path!r} cannot be listed: {reason}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +128,16 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
             base = pattern.rstrip("/")
             globs = [f"{base}/*{suffix}" for suffix in NDJSON_SUFFIXES]
         matched = 0
-        for result in FileSystems.match(globs):
+        for result in match("--input", pattern, globs):
             for meta in result.metadata_list:
                 found[meta.path] = meta.size_in_bytes
                 matched += 1
         if not matched:
+            if pattern.startswith("gs://"):
+                # A plain path in a missing bucket matches nothing without an
+                # error; listing the bucket itself tells why.
+                bucket = pattern.split("/", 3)[2]
+                match("--input", pattern, [f"gs://{bucket}/*"], limit=1)
             raise InputError(f"--input {pattern!r} matches no ndjson file")
     return [InputFile(p, s) for p, s in sorted(found.items())]
 

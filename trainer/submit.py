@@ -1,33 +1,29 @@
-"""Submits `trainer.task` to Vertex AI as a custom job from a prebuilt container.
+"""Submits `trainer.task` to Vertex AI as a custom job in the trainer image.
 
   python -m trainer.submit --project P --region us-central1 \\
       --staging_bucket gs://B [--worker_count 2] [--dry-run] \\
       -- --training_data='gs://B/data/training.tfrecord-*' \\
          --eval_data='gs://B/data/eval.tfrecord-*' --steps 100000
 
-Everything after `--` goes to `trainer.task` unchanged. The code travels as an
-sdist of this repository (`setup.py sdist`), uploaded to
-`STAGING_BUCKET/packages/` under a content hash, so resubmitting the same code
-reuses the upload. Vertex AI installs it, with setup.py's pins, into the
-executor image and runs `python -m trainer.task ARGS` on every replica.
+Everything after `--` goes to `trainer.task` unchanged: each worker pool runs
+the trainer image (Dockerfile), whose entry point is `python -m trainer.task`,
+with those args. The image defaults to where cloudbuild.yaml pushes it,
+REGION-docker.pkg.dev/PROJECT/quickdraw/trainer:latest; `--image` names
+another. No code is uploaded: the image holds it.
 
-`--worker_count N` > 1 adds a second worker pool of N-1 replicas; Vertex AI sets
-TF_CONFIG on each, so `trainer.task` picks MultiWorkerMirroredStrategy, and the
-job is restarted as a whole when one worker restarts (collective ops cannot
-carry on without it; BackupAndRestore makes the restart resume).
+`--worker_count N` > 1 adds a second worker pool of N-1 replicas of the same
+image; Vertex AI sets TF_CONFIG on each, so `trainer.task` picks
+MultiWorkerMirroredStrategy, and the job is restarted as a whole when one
+worker restarts (collective ops cannot carry on without it; BackupAndRestore
+makes the restart resume).
 
 `base_output_dir` (default `STAGING_BUCKET/jobs/DISPLAY_NAME-TIMESTAMP`) makes
 Vertex AI set AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR,
 which are `trainer.task`'s defaults for --export_dir, --model_dir and
 --tensorboard_dir.
 
-`--dry-run` builds the sdist locally (to know its hash) and prints the complete
-job spec as JSON; it uploads nothing, sends nothing and needs no credentials.
-
-Note: Vertex AI's prebuilt TensorFlow training images ship Python 3.10, while
-setup.py requires Python 3.11 (and TF 2.21), so the default image cannot install
-this package as is; pass `--container_image` with a Python 3.11 image that has
-CUDA for TF 2.21 (or use a custom container).
+`--dry-run` prints the complete job spec as JSON; it sends nothing and needs
+no credentials or network.
 """
 
 from __future__ import annotations
@@ -35,75 +31,91 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import hashlib
 import json
 import posixpath
-import subprocess
 import sys
-import tarfile
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
-DEFAULT_MACHINE = "n1-standard-8"
-DEFAULT_ACCELERATOR = "NVIDIA_TESLA_T4"
-PYTHON_MODULE = "trainer.task"
+# Where cloudbuild.yaml pushes the trainer image (its _REPOSITORY, _IMAGE and
+# _TAG substitutions; a test holds the two to each other).
+REPOSITORY, IMAGE_NAME, IMAGE_TAG = "quickdraw", "trainer", "latest"
+# Machine types that come with their GPUs attached, so need an accelerator.
+_GPU_MACHINES = ("a2-", "a3-", "a4-", "g2-", "g4-")
+
+
+def default_image(project: str, region: str) -> str:
+    """The Artifact Registry URI that cloudbuild.yaml pushes the image to."""
+    return f"{region}-docker.pkg.dev/{project}/{REPOSITORY}/{IMAGE_NAME}:{IMAGE_TAG}"
 
 
 @dataclasses.dataclass(frozen=True)
 class SubmitConfig:
+    """One custom job; the defaults of the command line live here."""
+
     project: str
-    region: str
     staging_bucket: str
-    display_name: str
-    base_output_dir: str
-    machine_type: str
-    accelerator_type: str
-    accelerator_count: int
-    worker_count: int
-    container_image: str
-    package_uri: str
-    service_account: str
-    tensorboard: str
-    dry_run: bool
-    trainer_args: tuple[str, ...]
+    region: str = "us-central1"
+    display_name: str = "quickdraw-rnn"
+    base_output_dir: str = ""  # empty: STAGING_BUCKET/jobs/DISPLAY_NAME-TIMESTAMP
+    image: str = ""  # empty: default_image(project, region)
+    # One NVIDIA L4 (24 GB) on a G2 machine: a current GPU that TF 2.21 is
+    # compiled for (sm_89), and the smallest machine it comes on.
+    machine_type: str = "g2-standard-8"
+    accelerator_type: str = "NVIDIA_L4"
+    accelerator_count: int = 1
+    worker_count: int = 1
+    service_account: str = ""
+    tensorboard: str = ""
+    dry_run: bool = False
+    trainer_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.staging_bucket.startswith("gs://"):
+            raise ValueError("--staging_bucket must be a gs:// URI")
+        if self.worker_count < 1 or self.accelerator_count < 0:
+            raise ValueError("--worker_count must be >= 1, --accelerator_count >= 0")
+        gpus = self.accelerator_count and self.accelerator_type
+        if not gpus and self.machine_type.startswith(_GPU_MACHINES):
+            raise ValueError(
+                f"{self.machine_type} comes with GPUs: give it --accelerator_type "
+                "and --accelerator_count, or pick a CPU machine type such as "
+                "n2-standard-8"
+            )
+
+    @property
+    def image_uri(self) -> str:
+        return self.image or default_image(self.project, self.region)
 
 
-def parse_args(argv: Sequence[str]) -> SubmitConfig:
-    """Flags before `--` are ours; everything after goes to trainer.task."""
-    argv = list(argv)
-    trainer_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, trainer_args = argv[:split], argv[split + 1 :]
+def _build_parser() -> argparse.ArgumentParser:
+    defaults = SubmitConfig(project="", staging_bucket="gs://")
     p = argparse.ArgumentParser(
         prog="python -m trainer.submit",
         description="Submit trainer.task to Vertex AI; args after -- go to it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--project", required=True)
-    p.add_argument("--region", default="us-central1")
+    p.add_argument("--project", required=True, help="GCP project id")
     p.add_argument("--staging_bucket", required=True, help="gs://bucket[/prefix]")
-    p.add_argument("--display_name", default="quickdraw-rnn")
+    p.add_argument("--region", default=defaults.region)
+    p.add_argument("--display_name", default=defaults.display_name)
     p.add_argument(
         "--base_output_dir", default="", help="default: STAGING/jobs/NAME-TIME"
     )
-    p.add_argument("--machine_type", default=DEFAULT_MACHINE)
+    p.add_argument(
+        "--image",
+        default="",
+        help="trainer image URI; default: where cloudbuild.yaml pushes it, "
+        f"REGION-docker.pkg.dev/PROJECT/{REPOSITORY}/{IMAGE_NAME}:{IMAGE_TAG}",
+    )
+    p.add_argument("--machine_type", default=defaults.machine_type)
     p.add_argument(
         "--accelerator_type",
-        default=DEFAULT_ACCELERATOR,
-        help="e.g. NVIDIA_TESLA_T4, NVIDIA_L4; empty for CPU only",
+        default=defaults.accelerator_type,
+        help="e.g. NVIDIA_L4, NVIDIA_TESLA_T4, NVIDIA_H100_80GB; empty for CPU only",
     )
-    p.add_argument("--accelerator_count", type=int, default=1)
-    p.add_argument("--worker_count", type=int, default=1, help="replicas in all")
+    p.add_argument("--accelerator_count", type=int, default=defaults.accelerator_count)
     p.add_argument(
-        "--container_image", default=DEFAULT_IMAGE, help="executor image URI"
-    )
-    p.add_argument(
-        "--package_uri",
-        default="",
-        help="an already uploaded sdist; default: build and upload one",
+        "--worker_count", type=int, default=defaults.worker_count, help="replicas"
     )
     p.add_argument("--service_account", default="")
     p.add_argument(
@@ -114,77 +126,37 @@ def parse_args(argv: Sequence[str]) -> SubmitConfig:
         "--dry_run",
         dest="dry_run",
         action="store_true",
-        help="print the job spec; upload and send nothing",
+        help="print the job spec; send nothing",
     )
-    ns = p.parse_args(argv)
-    if not ns.staging_bucket.startswith("gs://"):
-        p.error("--staging_bucket must be a gs:// URI")
-    if ns.worker_count < 1 or ns.accelerator_count < 0:
-        p.error("--worker_count must be >= 1 and --accelerator_count >= 0")
-    if ns.package_uri and not ns.package_uri.startswith("gs://"):
-        p.error("--package_uri must be a gs:// URI")
-    bucket = ns.staging_bucket.rstrip("/")
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    return SubmitConfig(
-        project=ns.project,
-        region=ns.region,
-        staging_bucket=bucket,
-        display_name=ns.display_name,
-        base_output_dir=ns.base_output_dir
-        or f"{bucket}/jobs/{ns.display_name}-{stamp}",
-        machine_type=ns.machine_type,
-        accelerator_type=ns.accelerator_type if ns.accelerator_count else "",
-        accelerator_count=ns.accelerator_count if ns.accelerator_type else 0,
-        worker_count=ns.worker_count,
-        container_image=ns.container_image,
-        package_uri=ns.package_uri,
-        service_account=ns.service_account,
-        tensorboard=ns.tensorboard,
-        dry_run=ns.dry_run,
-        trainer_args=tuple(trainer_args),
-    )
+    return p
 
 
-def build_sdist(out_dir: str | Path) -> Path:
-    """`setup.py sdist` of the repository into `out_dir`; returns the archive."""
-    out_dir = Path(out_dir)
-    subprocess.run(
-        [
-            sys.executable,
-            "setup.py",
-            "-q",
-            "sdist",
-            "--formats=gztar",
-            f"--dist-dir={out_dir}",
-        ],
-        cwd=REPO_ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    (archive,) = out_dir.glob("*.tar.gz")
-    return archive
+def parse_args(argv: Sequence[str]) -> SubmitConfig:
+    """Flags before `--` are ours; everything after goes to trainer.task."""
+    argv = list(argv)
+    trainer_args: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, trainer_args = argv[:split], argv[split + 1 :]
+    parser = _build_parser()
+    values = vars(parser.parse_args(argv))
+    values["staging_bucket"] = values["staging_bucket"].rstrip("/")
+    if not values["base_output_dir"]:
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+        values["base_output_dir"] = (
+            f"{values['staging_bucket']}/jobs/{values['display_name']}-{stamp}"
+        )
+    try:
+        return SubmitConfig(**values, trainer_args=tuple(trainer_args))
+    except ValueError as err:
+        parser.error(str(err))
 
 
-def package_uri_for(archive: Path, staging_bucket: str) -> str:
-    """Content-addressed upload location: same code, same URI.
-
-    The hash covers the files' names and contents, not the archive bytes,
-    which change with every build (tar and gzip timestamps).
-    """
-    digest = hashlib.sha256()
-    with tarfile.open(archive) as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            if member.isfile():
-                digest.update(member.name.encode() + b"\0")
-                digest.update(tar.extractfile(member).read())
-    name = archive.name.removesuffix(".tar.gz")
-    return f"{staging_bucket}/packages/{name}-{digest.hexdigest()[:16]}.tar.gz"
-
-
-def worker_pool_specs(config: SubmitConfig, package_uri: str) -> list[dict]:
-    """Pool 0: the chief (1 replica); pool 1: the other workers, if any."""
+def worker_pool_specs(config: SubmitConfig) -> list[dict]:
+    """Pool 0: the chief (1 replica); pool 1: the other workers, if any. Every
+    pool runs the same image with the same trainer args."""
     machine: dict = {"machine_type": config.machine_type}
-    if config.accelerator_type:
+    if config.accelerator_type and config.accelerator_count:
         machine["accelerator_type"] = config.accelerator_type
         machine["accelerator_count"] = config.accelerator_count
 
@@ -192,10 +164,8 @@ def worker_pool_specs(config: SubmitConfig, package_uri: str) -> list[dict]:
         return {
             "machine_spec": dict(machine),
             "replica_count": replicas,
-            "python_package_spec": {
-                "executor_image_uri": config.container_image,
-                "package_uris": [package_uri],
-                "python_module": PYTHON_MODULE,
+            "container_spec": {
+                "image_uri": config.image_uri,
                 "args": list(config.trainer_args),
             },
         }
@@ -206,7 +176,7 @@ def worker_pool_specs(config: SubmitConfig, package_uri: str) -> list[dict]:
     return pools
 
 
-def job_spec(config: SubmitConfig, package_uri: str) -> dict:
+def job_spec(config: SubmitConfig) -> dict:
     """Everything the job is made of, as submitted (and as --dry-run prints)."""
     return {
         "project": config.project,
@@ -214,20 +184,11 @@ def job_spec(config: SubmitConfig, package_uri: str) -> dict:
         "display_name": config.display_name,
         "staging_bucket": config.staging_bucket,
         "base_output_dir": config.base_output_dir,
-        "worker_pool_specs": worker_pool_specs(config, package_uri),
+        "worker_pool_specs": worker_pool_specs(config),
         "restart_job_on_worker_restart": config.worker_count > 1,
         "service_account": config.service_account or None,
         "tensorboard": config.tensorboard or None,
     }
-
-
-def _upload(archive: Path, uri: str, project: str) -> None:
-    from google.cloud import storage
-
-    bucket_name, _, blob_name = uri.removeprefix("gs://").partition("/")
-    blob = storage.Client(project=project).bucket(bucket_name).blob(blob_name)
-    if not blob.exists():
-        blob.upload_from_filename(str(archive))
 
 
 def submit(config: SubmitConfig, spec: dict) -> str:
@@ -254,25 +215,15 @@ def submit(config: SubmitConfig, spec: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The command line: print the spec (--dry-run) or submit it."""
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = None
-        package_uri = config.package_uri
-        if not package_uri:
-            archive = build_sdist(tmp)
-            package_uri = package_uri_for(archive, config.staging_bucket)
-        spec = job_spec(config, package_uri)
-        if config.dry_run:
-            if archive is not None:
-                spec["local_package"] = archive.name
-            print(json.dumps(spec, indent=2))
-            return
-        if archive is not None:
-            _upload(archive, package_uri, config.project)
-        name = submit(config, spec)
-    print(
-        f"submitted {name}; outputs under {posixpath.join(config.base_output_dir, '')}"
-    )
+    spec = job_spec(config)
+    if config.dry_run:
+        print(json.dumps(spec, indent=2))
+        return
+    name = submit(config, spec)
+    outputs = posixpath.join(config.base_output_dir, "")
+    print(f"submitted {name}; outputs under {outputs}")
 
 
 if __name__ == "__main__":

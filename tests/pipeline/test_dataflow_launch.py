@@ -10,12 +10,14 @@ the emulator. It runs from another directory to prove the script finds
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.gcs_emulator import FAKE_PROJECT, GcsEmulator
 from tools import synth
@@ -37,6 +39,8 @@ SETTINGS = (
     "CLASSES_FILE",
     "NUM_SHARDS",
     "PYTHON",
+    "PREBUILD",
+    "REGISTRY",
     "DRY_RUN",
 )
 VALID = ["--project", FAKE_PROJECT, "--region", "us-central1", "--bucket", "bkt-1"]
@@ -114,6 +118,7 @@ def test_help_explains_settings_examples_and_cost(tmp_path: Path) -> None:
         ([*VALID, "--frobnicate"], "unknown option '--frobnicate'"),
         ([*VALID, "--region"], "option --region needs a value"),
         ([*VALID, "--python", "no-such-python-3.11"], "not found"),
+        ([*VALID, "--registry", "not a url"], "is not a registry URL"),
     ],
 )
 def test_bad_settings_fail_fast_with_a_clear_message(
@@ -125,6 +130,19 @@ def test_bad_settings_fail_fast_with_a_clear_message(
     assert message in done.stderr
     assert "--help" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_python_without_the_project_is_refused_at_once(tmp_path: Path) -> None:
+    bare = tmp_path / "python"  # Python without site-packages: no Beam there
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n')
+    bare.chmod(0o755)
+    done = _launch([*VALID, "--python", str(bare)], _env(), tmp_path)
+
+    assert done.returncode == 2
+    assert "cannot import apache_beam tensorflow_transform pipeline.main" in (
+        done.stderr
+    )
+    assert "make venv" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_project_from_the_environment_is_validated(tmp_path: Path) -> None:
@@ -149,6 +167,7 @@ def test_dry_run_builds_the_dataflow_job_offline(
     done = _launch(
         [
             "--dry-run",
+            "--prebuild",
             "--project",
             FAKE_PROJECT,
             "--region",
@@ -205,7 +224,89 @@ def test_dry_run_builds_the_dataflow_job_offline(
         packaged = {name.split("/", 1)[-1] for name in tar.getnames()}
     assert {"setup.py", "pipeline/main.py", "pipeline/transforms.py"} <= packaged
     assert "dry run OK: job 'quickdraw-dry-run-test' was built" in done.stdout
+    # The prebuild flags are shown, for submission, and not run.
+    assert "on submission, also: --prebuild_sdk_container_engine cloud_build" in (
+        done.stderr
+    )
     # Nothing ran and nothing was staged: the bucket holds only the input.
     assert gcs.list(f"{gcs_bucket}/") == before
     # The credential fallback's 20 s of retries never happened.
     assert "Retry with exponential backoff" not in done.stderr
+
+
+def _project_copy(tmp_path: Path, python: str) -> Path:
+    """The launcher and setup.py in a folder of their own, whose .venv/bin/python
+    runs `python`, as `make venv` leaves a checkout."""
+    project = tmp_path / "project"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    for name in ("dataflow_launch.sh", "setup.py"):
+        shutil.copy(SCRIPT.parent / name, project / name)
+    venv_python = project / ".venv" / "bin" / "python"
+    venv_python.write_text(f'#!/bin/sh\nexec {python} "$@"\n')
+    venv_python.chmod(0o755)
+    return project
+
+
+def test_the_projects_venv_is_the_default_and_a_missing_bucket_is_one_line(
+    gcs: GcsEmulator, tmp_path: Path
+) -> None:
+    project = _project_copy(tmp_path, sys.executable)
+    missing = "gs://no-such-bucket-0/quickdraw/*.ndjson"
+    done = subprocess.run(
+        ["bash", str(project / "dataflow_launch.sh"), *VALID, "--input", missing],
+        env=gcs.env(_env(PATH=os.environ["PATH"])) | {"PYTHON": ""},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    [command] = [x for x in done.stderr.splitlines() if "running:" in x]
+    assert f"running: {project}/.venv/bin/python -m pipeline.main" in command
+    errors = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert errors == [f"error: --input {missing!r} cannot be listed: no such bucket"]
+    assert "Traceback" not in done.stderr
+
+
+def _recorded_launch(tmp_path: Path, *args: str) -> tuple[list[str], str]:
+    """Runs the launcher with a Python that records what pipeline.main would get."""
+    record = tmp_path / "argv"
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = -c ] && exec {sys.executable} "$@"  # the launcher\'s import check\n'
+        f'printf "%s\\n" "$@" > {record}\n'
+    )
+    fake.chmod(0o755)
+    done = _launch([*VALID, "--python", str(fake), *args], _env(), tmp_path)
+    assert done.returncode == 0, done.stderr
+    return record.read_text().splitlines(), done.stderr
+
+
+def test_prebuild_passes_beams_prebuilding_flags_on_submission(tmp_path: Path):
+    argv, _ = _recorded_launch(tmp_path, "--prebuild")
+    assert argv[:2] == ["-m", "pipeline.main"]
+    options = PipelineOptions(argv[2:]).get_all_options()
+    assert options["prebuild_sdk_container_engine"] == "cloud_build"
+    assert options["docker_registry_push_url"] == (
+        f"us-central1-docker.pkg.dev/{FAKE_PROJECT}/quickdraw"
+    )
+    assert options["cloud_build_machine_type"] == "e2-highcpu-8"
+    assert options["setup_file"] == "./setup.py"
+    assert not options["dry_run"]
+    # Without --prebuild, none of them.
+    argv, _ = _recorded_launch(tmp_path)
+    assert not any("prebuild" in a or "docker_registry" in a for a in argv)
+
+
+def test_a_prebuild_dry_run_shows_the_flags_but_builds_nothing(tmp_path: Path):
+    registry = "europe-docker.pkg.dev/other-project/images"
+    argv, stderr = _recorded_launch(
+        tmp_path, "--prebuild", "--registry", registry, "--dry-run"
+    )
+    assert "--dry_run=True" in argv
+    # Beam would build and push the image before its dry run returns.
+    assert not any("prebuild" in a or "docker_registry" in a for a in argv)
+    [shown] = [x for x in stderr.splitlines() if "on submission, also:" in x]
+    assert "--prebuild_sdk_container_engine cloud_build" in shown
+    assert f"--docker_registry_push_url {registry}" in shown

@@ -173,3 +173,26 @@ def test_existing_gcs_output_is_refused_without_overwrite(
     assert "--overwrite" in capsys.readouterr().err
     assert gcs.list(f"{output}/") == [f"{output}/{F.SUCCESS_FILE}"]
     assert gcs.read(f"{output}/{F.SUCCESS_FILE}") == b"old"
+
+
+@pytest.mark.parametrize("flag", ["--input", "--output"])
+def test_a_bucket_that_cannot_be_listed_is_one_clear_line(
+    gcs: GcsEmulator,
+    gcs_bucket: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+) -> None:
+    src, _ = _make_input(tmp_path)
+    gcs.upload_dir(src, f"{gcs_bucket}/in")
+    args = {"--input": f"{gcs_bucket}/in/*", "--output": f"{gcs_bucket}/out"}
+    args[flag] = "gs://no-such-bucket-2/quickdraw"
+
+    code = cli.main([*(x for kv in args.items() for x in kv), "--runner=FnApiRunner"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert [x for x in err.splitlines() if x.startswith("error:")] == [
+        f"error: {flag} {args[flag]!r} cannot be listed: no such bucket"
+    ]
+    assert "Traceback" not in err

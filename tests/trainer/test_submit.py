@@ -6,13 +6,24 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
+
+import pytest
+import yaml
 
 from trainer import submit
 
 REPO = Path(__file__).resolve().parents[2]
-TRAINER_ARGS = ["--training_data=gs://b/data/training.tfrecord-*", "--steps", "5"]
+# Args as a user would pass them, awkward ones included: they must reach
+# trainer.task unchanged, in order.
+TRAINER_ARGS = [
+    "--training_data=gs://b/data/training.tfrecord-*",
+    "--eval_data",
+    "gs://b/data/eval.tfrecord-*",
+    "--num_conv=[48, 64, 96]",
+    "--steps",
+    "5",
+]
 
 
 def dry_run(*flags: str) -> dict:
@@ -21,7 +32,7 @@ def dry_run(*flags: str) -> dict:
         "import sys, runpy; sys.argv[0] = 'submit';"
         "runpy.run_module('trainer.submit', run_name='__main__');"
         "assert 'google.cloud.aiplatform' not in sys.modules;"
-        "assert 'google.cloud.storage' not in sys.modules"
+        "assert 'tensorflow' not in sys.modules"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, *flags],
@@ -34,9 +45,9 @@ def dry_run(*flags: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_single_worker_dry_run_builds_the_package_and_prints_the_spec():
+def test_one_worker_runs_the_trainer_image_with_the_args_unchanged():
     spec = dry_run(
-        "--project=p",
+        "--project=my-project-123",
         "--region=europe-west4",
         "--staging_bucket=gs://b/stage/",
         "--display_name=qd",
@@ -44,78 +55,73 @@ def test_single_worker_dry_run_builds_the_package_and_prints_the_spec():
         "--",
         *TRAINER_ARGS,
     )
-    assert spec["project"] == "p" and spec["location"] == "europe-west4"
+    assert spec["project"] == "my-project-123" and spec["location"] == "europe-west4"
+    # Vertex AI derives AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and
+    # AIP_TENSORBOARD_LOG_DIR from it: trainer.task's output defaults.
     assert spec["base_output_dir"].startswith("gs://b/stage/jobs/qd-")
     assert spec["restart_job_on_worker_restart"] is False
     (pool,) = spec["worker_pool_specs"]
     assert pool["replica_count"] == 1
     assert pool["machine_spec"] == {
-        "machine_type": submit.DEFAULT_MACHINE,
-        "accelerator_type": submit.DEFAULT_ACCELERATOR,
+        "machine_type": "g2-standard-8",
+        "accelerator_type": "NVIDIA_L4",
         "accelerator_count": 1,
     }
-    package = pool["python_package_spec"]
-    assert package["python_module"] == "trainer.task"
-    assert package["executor_image_uri"] == submit.DEFAULT_IMAGE
-    assert package["args"] == TRAINER_ARGS
-    (uri,) = package["package_uris"]
-    assert uri.startswith("gs://b/stage/packages/") and uri.endswith(".tar.gz")
-    assert spec["local_package"].endswith(".tar.gz")
+    assert pool["container_spec"] == {
+        "image_uri": (
+            "europe-west4-docker.pkg.dev/my-project-123/quickdraw/trainer:latest"
+        ),
+        "args": TRAINER_ARGS,
+    }
+    assert "python_package_spec" not in pool  # no sdist, no prebuilt py310 image
 
 
-def test_package_holds_both_packages_and_its_uri_depends_only_on_content(tmp_path):
-    first = submit.build_sdist(tmp_path / "a")
-    second = submit.build_sdist(tmp_path / "b")
-    with tarfile.open(first) as tar:
-        names = {
-            Path(n).relative_to(Path(n).parts[0]).as_posix() for n in tar.getnames()
-        }
-    assert {
-        "setup.py",
-        "trainer/task.py",
-        "trainer/model.py",
-        "pipeline/ink_tf.py",
-        "pipeline/features.py",
-    } <= names
-    assert submit.package_uri_for(first, "gs://b") == submit.package_uri_for(
-        second, "gs://b"
+def test_three_workers_run_the_same_image_in_two_pools():
+    spec = dry_run(
+        "--project=p-123456",
+        "--staging_bucket=gs://b",
+        "--base_output_dir=gs://b/out/run-7",
+        "--worker_count=3",
+        "--image=example.com/qd/trainer:v2",
+        "--dry-run",
+        "--",
+        *TRAINER_ARGS,
     )
-
-
-def test_multi_worker_dry_run_adds_a_worker_pool(capsys):
-    submit.main(
-        [
-            "--project=p",
-            "--staging_bucket=gs://b",
-            "--worker_count=4",
-            "--machine_type=g2-standard-8",
-            "--accelerator_type=NVIDIA_L4",
-            "--accelerator_count=1",
-            "--container_image=example.com/img:1",
-            "--package_uri=gs://b/packages/pkg.tar.gz",
-            "--dry-run",
-            "--",
-            *TRAINER_ARGS,
-        ]
-    )
-    spec = json.loads(capsys.readouterr().out)
     chief, workers = spec["worker_pool_specs"]
-    assert (chief["replica_count"], workers["replica_count"]) == (1, 3)
+    assert (chief["replica_count"], workers["replica_count"]) == (1, 2)
     for pool in (chief, workers):
+        assert pool["container_spec"]["image_uri"] == "example.com/qd/trainer:v2"
+        assert pool["container_spec"]["args"] == TRAINER_ARGS
         assert pool["machine_spec"]["accelerator_type"] == "NVIDIA_L4"
-        assert pool["python_package_spec"]["package_uris"] == [
-            "gs://b/packages/pkg.tar.gz"
-        ]
-        assert pool["python_package_spec"]["executor_image_uri"] == "example.com/img:1"
-        assert pool["python_package_spec"]["args"] == TRAINER_ARGS
+    assert spec["base_output_dir"] == "gs://b/out/run-7"
     assert spec["restart_job_on_worker_restart"] is True
-    assert "local_package" not in spec
 
 
-def test_cpu_only_pool_has_no_accelerator():
+def test_the_default_image_is_where_cloud_build_pushes_it():
+    config = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
+    (pushed,) = config["images"]
+    values = {**config["substitutions"], "PROJECT_ID": "p-123456"}
+    for name, value in values.items():
+        pushed = pushed.replace(f"${{{name}}}", value)
+    region = config["substitutions"]["_REGION"]
+    assert pushed == submit.default_image("p-123456", region)
+    build_args = config["steps"][0]["args"]
+    assert f"--tag={config['images'][0]}" in build_args
+
+
+def test_cpu_only_jobs_need_a_cpu_machine():
     config = submit.parse_args(
-        ["--project=p", "--staging_bucket=gs://b", "--accelerator_count=0", "--dry-run"]
+        [
+            "--project=p-123456",
+            "--staging_bucket=gs://b",
+            "--machine_type=n2-standard-8",
+            "--accelerator_count=0",
+        ]
     )
-    (pool,) = submit.worker_pool_specs(config, "gs://b/x.tar.gz")
-    assert pool["machine_spec"] == {"machine_type": submit.DEFAULT_MACHINE}
-    assert pool["python_package_spec"]["args"] == []
+    (pool,) = submit.worker_pool_specs(config)
+    assert pool["machine_spec"] == {"machine_type": "n2-standard-8"}
+    assert pool["container_spec"]["args"] == []
+    with pytest.raises(SystemExit):  # a G2 machine always has its GPU
+        submit.parse_args(
+            ["--project=p-123456", "--staging_bucket=gs://b", "--accelerator_type="]
+        )
