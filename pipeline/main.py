@@ -79,8 +79,10 @@ def worker_requirements(beam_args: Sequence[str]) -> list[str]:
         return args
     folder = tempfile.mkdtemp(prefix="quickdraw-requirements-")
     path = os.path.join(folder, "requirements.txt")
+    requirements = pipeline_requirements()
     with open(path, "w") as f:
-        f.write("".join(f"{r}\n" for r in pipeline_requirements()))
+        f.write("".join(f"{r}\n" for r in requirements))
+    log.info("workers also install the [pipeline] extra: %s", ", ".join(requirements))
     args += ["--requirements_file", path]
     if not _given(args, "--requirements_cache"):
         args += ["--requirements_cache", "skip"]

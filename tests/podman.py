@@ -78,7 +78,10 @@ def ensure_base() -> None:
                     entry.unlink()
         (tree / "etc/apt/sources.list.d/debian.sources").write_text(_SOURCES)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        _podman("import", "--change", 'CMD ["bash"]', "-", BASE, stdin=tar.stdout)
+        _podman(
+            "import", "--change", 'CMD ["bash"]', "-", BASE,
+            stdin=tar.stdout, capture_output=True,
+        )  # fmt: skip
         if tar.wait():
             raise RuntimeError("tar of the debootstrap tree failed")
 

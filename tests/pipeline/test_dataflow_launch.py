@@ -224,6 +224,11 @@ def test_dry_run_builds_the_dataflow_job_offline(
         packaged = {name.split("/", 1)[-1] for name in tar.getnames()}
     assert {"setup.py", "pipeline/main.py", "pipeline/transforms.py"} <= packaged
     assert "dry run OK: job 'quickdraw-dry-run-test' was built" in done.stdout
+    # Workers that install setup.py also get its [pipeline] extra.
+    assert (
+        "workers also install the [pipeline] extra: apache-beam[gcp]==2.77.*, "
+        "tensorflow-transform==1.21.*" in done.stderr
+    )
     # The prebuild flags are shown, for submission, and not run.
     assert "on submission, also: --prebuild_sdk_container_engine cloud_build" in (
         done.stderr
