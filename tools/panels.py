@@ -175,7 +175,7 @@ def load_panels(
     return panels[:limit]
 
 
-def add_predictions(panels: Sequence[Panel], model_dir: str | Path, k: int = 3) -> None:
+def add_predictions(panels: Sequence[Panel], model_dir: str | Path) -> None:
     """Sets each ndjson panel's `prediction` from the model saved in `model_dir`.
 
     Raises:
@@ -185,6 +185,7 @@ def add_predictions(panels: Sequence[Panel], model_dir: str | Path, k: int = 3) 
         raise ValueError("predictions are only supported for ndjson input")
     from trainer import predict  # heavy: TensorFlow, only when asked for
 
-    results = predict.load(model_dir).predict([p.line for p in panels], k=k)
+    # The picture shows the top class only.
+    results = predict.load(model_dir).predict([p.line for p in panels], k=1)
     for panel, result in zip(panels, results, strict=True):
         panel.prediction = result

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from pipeline import features as F
 from pipeline import ink_tf
+from trainer.config import TrainConfig
 from trainer.data import pad_to_one_step
 
 CLASSES_ASSET = "classes.txt"
@@ -172,7 +173,7 @@ def export_model(
     model: keras.Model,
     classes: Sequence[str],
     export_dir: str,
-    top_k: int = 10,
+    top_k: int = TrainConfig.export_top_k,
     model_config: dict | None = None,
 ) -> str:
     """Writes the serving SavedModel to `export_dir` (local or gs://).

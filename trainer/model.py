@@ -23,7 +23,7 @@ import keras
 from keras import layers, ops
 
 from pipeline import features as F
-from trainer.config import ModelConfig
+from trainer.config import ModelConfig, TrainConfig
 
 PACKAGE = "quickdraw"
 
@@ -232,7 +232,7 @@ def compile_model(
     model: keras.Model,
     num_classes: int,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
-    gradient_clipping_norm: float = 9.0,
+    gradient_clipping_norm: float = TrainConfig.gradient_clipping_norm,
     weight_decay: float = 0.0,
     label_smoothing: float = 0.0,
 ) -> None:

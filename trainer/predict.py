@@ -31,6 +31,7 @@ from pipeline import features as F
 from pipeline.ink import BadDrawing, loads
 
 DEFAULT_BATCH = 256
+DEFAULT_K = 3  # classes per drawing
 
 
 def _json_object(line: bytes) -> tuple[dict | None, str | None]:
@@ -51,7 +52,10 @@ class Predictor:
         self.max_k = int(outputs["classes"].shape[-1])
 
     def predict(
-        self, lines: Sequence[bytes | str], k: int = 3, batch_size: int = DEFAULT_BATCH
+        self,
+        lines: Sequence[bytes | str],
+        k: int = DEFAULT_K,
+        batch_size: int = DEFAULT_BATCH,
     ) -> list[dict]:
         """Top-k classes of each line's drawing, or an error for that line.
 
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m trainer.predict", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--model", required=True, help="exported model directory")
-    parser.add_argument("--k", type=int, default=3, help="classes per drawing")
+    parser.add_argument("--k", type=int, default=DEFAULT_K, help="classes per drawing")
     parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("inputs", nargs="+", help="ndjson files (local, gs://, or -)")
     args = parser.parse_args(argv)
