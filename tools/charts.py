@@ -84,6 +84,7 @@ def _class_bars(ax, per_class: Mapping, splits: list[str], ordered, note) -> Non
     ax.set_yticks(y, [short(c, 24, 1) for c in ordered], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("drawings")
+    ax.set_xlim(0, max(left.max(), 1) * 1.25)  # room for the legend, off the bars
     ax.legend(fontsize=8, loc="lower right")
     if note:
         ax.axhline(_MAX_BARS // 2, color=NEUTRAL, linestyle=":", linewidth=1)
@@ -131,8 +132,11 @@ def plot_stats(stats: Mapping, path: str | Path) -> Path:
     per_class = stats.get("per_class") or {}
     splits = [s for s in features.SPLITS if any(s in v for v in per_class.values())]
     ordered, note = _ordered_classes(per_class, splits)
-    fig = figure(figsize=(11, max(5.0, 0.5 + 0.19 * max(len(ordered), 4))))
-    grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.25], hspace=0.45, wspace=0.45)
+    height = max(5.5, 0.5 + 0.19 * max(len(ordered), 4))
+    # Constrained layout keeps the histogram's rotated bin labels clear of the
+    # panel below it.
+    fig = figure(figsize=(11, height), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.25])
     _class_bars(fig.add_subplot(grid[:, 0]), per_class, splits, ordered, note)
     _lengths(fig.add_subplot(grid[0, 1]), stats.get("point_length_histogram") or {})
     _not_written(fig.add_subplot(grid[1, 1]), stats)
