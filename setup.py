@@ -2,7 +2,7 @@
 
 - The plain install is what training and serving need, and all that the
   trainer image (Dockerfile) holds: TensorFlow, Keras, tensorboard, numpy,
-  orjson. `[gpu]` adds TensorFlow's CUDA 12 libraries from pip.
+  orjson, aiohttp (trainer.serve). `[gpu]` adds TensorFlow's CUDA 12 libraries from pip.
 - `[pipeline]` adds Apache Beam and tf.Transform. Dataflow workers install
   this package from `--setup_file ./setup.py`, which cannot name an extra, so
   `pipeline.main` hands them this extra as a requirements file, read from the
@@ -24,6 +24,8 @@ REQUIRED = [
     "tensorboard==2.21.*",
     "numpy",
     "orjson",
+    # trainer.serve: the drawing page and the TF Serving-style REST API.
+    "aiohttp>=3.9,<4",
 ]
 
 EXTRAS = {
@@ -39,6 +41,10 @@ EXTRAS["test"] = [
     "pytest",
     "gcp-storage-emulator",
     "pyyaml",
+    # Property-based tests of the parsers.
+    "hypothesis",
+    # The browser test of the drawing page drives Debian's /usr/bin/chromium.
+    "playwright",
 ]
 EXTRAS["dev"] = [*EXTRAS["test"], "ruff"]
 
