@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline import features as F
+from pipeline import logs
 from tools import sample
 from trainer.config import HISTORY_FILE, REPORT_FILE  # no TensorFlow import
 
@@ -67,12 +68,9 @@ def _step(number: int, title: str) -> float:
 def _run(args: Sequence[str], stdout=None) -> None:
     """Runs `python -m ARGS`, one of the product's commands, streaming its output."""
     print(f"$ python -m {' '.join(args)}", flush=True)
-    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing on a CPU
-    # machine) would bury the demo's own progress; errors still show.
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
-    subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout, env=env
-    )
+    # Each command keeps the libraries' notices out of the demo's progress by
+    # itself (pipeline.logs); --verbose reaches them through the environment.
+    subprocess.run([sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout)
 
 
 def prepare_data(config: DemoConfig) -> tuple[list[str], list[str], str]:
@@ -215,6 +213,10 @@ def _summary(config: DemoConfig, started: float) -> str:
         f"pictures     {pictures}/",
         *[f"             {p.name}" for p in sorted(pictures.glob("*.png"))],
         "",
+        "Draw for the model you just trained (a page that guesses while you draw):",
+        f"  .venv/bin/python -m trainer.serve --model {export}",
+        "  then open http://127.0.0.1:8080/",
+        "",
         "Next:",
         f"  .venv/bin/python -m trainer.predict --model {export} YOUR.ndjson",
         "  .venv/bin/python -m pipeline.main --output out/full \\",
@@ -233,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--synthetic", action="store_true", help="ignore ../shared; use synth"
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (tests)")
+    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
     args = parser.parse_args(argv)
+    if logs.setup(argv):
+        os.environ[logs.VERBOSE_ENV] = "1"  # for the commands the demo runs
     config = DemoConfig(Path(args.output).resolve(), args.synthetic, args.quick)
     started = time.monotonic()
     shutil.rmtree(config.output, ignore_errors=True)  # running twice starts afresh

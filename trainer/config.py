@@ -39,6 +39,7 @@ import posixpath
 from collections.abc import Sequence
 
 from pipeline import features as F
+from pipeline import logs
 
 # What a run writes in --model_dir, besides checkpoints/, backup/ and logs/.
 HISTORY_FILE = "history.json"  # per-period metrics, across restarts
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                 os.environ.get(env, field.default) if env else field.default
             )
         parser.add_argument(f"--{field.name}", **kwargs)
+    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
     return parser
 
 
@@ -253,6 +255,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     if not ns.model_dir:
         parser.error("--model_dir is required (or set AIP_CHECKPOINT_DIR)")
     values = vars(ns)
+    del values["verbose"]  # read by pipeline.logs, not a training setting
     values["classes_file"] = ns.classes_file or posixpath.join(
         posixpath.dirname(ns.training_data), F.CLASSES_FILE
     )

@@ -20,14 +20,21 @@ served model does; Python only reads key_id/word and words the errors.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # before TensorFlow's import prints its notices
+    from pipeline import logs
+
+    logs.setup(sys.argv[1:], stderr_filter=True)
+
 import argparse
 import json
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 
 import tensorflow as tf
 
 from pipeline import features as F
+from pipeline import logs
 from pipeline.ink import BadDrawing, loads
 
 DEFAULT_BATCH = 256
@@ -131,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="classes per drawing")
     parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("inputs", nargs="+", help="ndjson files (local, gs://, or -)")
+    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
     args = parser.parse_args(argv)
+    logs.setup(argv)
     predictor = load(args.model)
     if not 1 <= args.k <= predictor.max_k:
         parser.error(f"--k must be in 1..{predictor.max_k} for this model")
