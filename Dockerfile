@@ -41,7 +41,8 @@ RUN set -eu; \
     if [ "$VARIANT" = cpu ] && pip list 2>/dev/null | grep -i '^nvidia-'; then \
       echo "the cpu variant must hold no CUDA wheels" >&2; exit 1; \
     fi
-COPY pipeline/__init__.py pipeline/features.py pipeline/ink.py pipeline/ink_tf.py pipeline/
+COPY pipeline/__init__.py pipeline/features.py pipeline/ink.py pipeline/ink_tf.py \
+     pipeline/logs.py pipeline/
 COPY trainer/ trainer/
 RUN pip install --no-cache-dir --no-deps --force-reinstall . && rm -rf build *.egg-info
 
