@@ -54,6 +54,8 @@ setup(
     description="Quick, Draw! sketch classifier: Beam preprocessing and Keras trainer",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["pipeline", "trainer", "tools"]),
+    # trainer.serve's drawing page, installed beside the code (and in the image).
+    package_data={"trainer": ["static/*"]},
     install_requires=REQUIRED,
     extras_require=EXTRAS,
 )
