@@ -51,6 +51,9 @@ STATS_FILE = "stats.json"
 ERRORS_DIR = "errors"
 TRANSFORM_DIR = "transform"
 SUCCESS_FILE = "_SUCCESS"
+# A run writes everything here first (OUTPUT/.incoming/) and moves it into
+# place only once the whole new dataset exists (`pipeline.staging`).
+STAGING_DIR = ".incoming"
 
 TRAIN = "train"
 EVAL = "eval"

@@ -1,12 +1,15 @@
 """The Beam graph of one run: stripes -> encoded splits, errors, statistics.
 
-`build` adds the whole conversion to a pipeline; `finalize` runs as its last
-step, once every shard and the transform are written. The labels are stable,
-so Dataflow's monitoring and job updates keep recognising the steps.
+`build` adds the whole conversion to a pipeline; every file goes to the
+staging folder (`pipeline.staging`) and `finalize` runs as the last step, once
+every shard and the transform are written: it swaps the new dataset into
+--output. The labels are stable, so Dataflow's monitoring and job updates keep
+recognising the steps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import posixpath
@@ -16,7 +19,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import features as F
-from pipeline import sources, transforms
+from pipeline import sources, staging, transforms
 from pipeline import stats as stats_lib
 from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
@@ -44,36 +47,58 @@ def _write_text(path: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
-def finalize(
-    _,
-    output: str,
-    classes: list[str],
-    stats: dict,
-    written,
-    transform_done,
-    analysis_fraction: float,
-) -> dict:
-    """Runs after every shard is final; until then the output is visibly unfinished.
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What `finalize` needs besides the counts, known before the run starts."""
 
-    The classes file, stats.json and _SUCCESS are written last, so a failed run
-    never leaves something that looks like a finished dataset.
+    run_id: str  # written into stats.json: tells this run's from an older one
+    output: str
+    classes: tuple[str, ...]
+    analysis_fraction: float
+    empty_input_files: tuple[str, ...]  # 0 bytes in the listing
+
+
+def _run_stats(run: Run, stats: dict, written: Sequence[str]) -> dict:
+    """stats.json's content besides tf.Transform's statistics."""
+    staged = staging.folder(run.output) + "/"
+    left_out = {sources.class_name(p) for p in run.empty_input_files}
+    return {
+        "run_id": run.run_id,
+        **stats,
+        "classes": len(run.classes),
+        "shards": sorted(
+            posixpath.join(run.output, p.removeprefix(staged)) for p in written
+        ),
+        "empty_classes": stats_lib.empty_classes(stats, run.classes),
+        "empty_input_files": list(run.empty_input_files),
+        "left_out_classes": sorted(left_out - set(run.classes)),
+    }
+
+
+def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
+    """Runs after every shard is final: checks, then swaps the dataset in.
+
+    Everything that can fail runs before the swap, so a failure leaves an old
+    dataset as it was. The classes file, stats.json and _SUCCESS are written
+    last, so a run that stops never leaves something that looks finished.
     """
     stats_lib.check_accounting(stats)
-    stats = {**stats, "classes": len(classes), "shards": sorted(written)}
+    stats = _run_stats(run, stats, written)
+    staged = staging.folder(run.output)
     if transform_done:
         from pipeline import preprocessing  # imports tensorflow_transform
 
-        transform = preprocessing.statistics(posixpath.join(output, F.TRANSFORM_DIR))
-        if transform.pop(F.VOCABULARY) != classes:
+        transform = preprocessing.statistics(posixpath.join(staged, F.TRANSFORM_DIR))
+        if transform.pop(F.VOCABULARY) != list(run.classes):
             raise RuntimeError("tf.Transform's vocabulary differs from the classes")
-        transform["analysis_fraction"] = analysis_fraction
+        transform["analysis_fraction"] = run.analysis_fraction
         stats[F.TRANSFORM_STATS] = transform
-        FileSystems.delete([posixpath.join(output, _TFT_TEMP)])
-    _write_text(posixpath.join(output, F.STATS_FILE), json.dumps(stats, indent=1))
-    _write_text(
-        posixpath.join(output, F.CLASSES_FILE), "".join(f"{c}\n" for c in classes)
-    )
-    _write_text(posixpath.join(output, F.SUCCESS_FILE), "")
+        FileSystems.delete([posixpath.join(staged, _TFT_TEMP)])
+    staging.swap_in(run.output)
+    classes = "".join(f"{c}\n" for c in run.classes)
+    _write_text(posixpath.join(run.output, F.CLASSES_FILE), classes)
+    _write_text(posixpath.join(run.output, F.STATS_FILE), json.dumps(stats, indent=1))
+    _write_text(posixpath.join(run.output, F.SUCCESS_FILE), "")
     return stats
 
 
@@ -119,8 +144,9 @@ def build(
     config: PipelineConfig,
     files: Sequence[sources.InputFile],
     classes: Sequence[str],
+    run_id: str,
 ) -> None:
-    """Adds the whole conversion to `p`."""
+    """Adds the whole conversion to `p`; `run_id` goes into stats.json."""
     encode_config = transforms.EncodeConfig.of(
         config, classes, analysis_fraction(config, files, len(classes))
     )
@@ -132,23 +158,29 @@ def build(
         | "Spread" >> beam.Reshuffle()  # one work unit per worker at a time
         | "EncodeDrawings" >> transforms.EncodeDrawings(encode_config)
     )
-    written = _write_files(out, config.output, config.num_shards)
+    staged = staging.folder(config.output)
+    written = _write_files(out, staged, config.num_shards)
     stats = out[transforms.STATS] | "Stats" >> transforms.MergeStats()
     transform_done = _transform(
-        p, out, config.output, classes, encode_config.analysis_fraction > 0
+        p, out, staged, classes, encode_config.analysis_fraction > 0
     )
     files_written = written | "AllWritten" >> beam.Flatten()
+    run = Run(
+        run_id=run_id,
+        output=config.output,
+        classes=tuple(classes),
+        analysis_fraction=encode_config.analysis_fraction,
+        empty_input_files=tuple(f.path for f in files if f.size == 0),
+    )
     _ = (
         p
         | "Once" >> beam.Create([None])
         | "Finalize"
         >> beam.Map(
             finalize,
-            output=config.output,
-            classes=list(classes),
+            run=run,
             stats=beam.pvalue.AsSingleton(stats),
             written=beam.pvalue.AsList(files_written),
             transform_done=beam.pvalue.AsList(transform_done),
-            analysis_fraction=encode_config.analysis_fraction,
         )
     )

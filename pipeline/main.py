@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from importlib import metadata
 
@@ -27,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from packaging.requirements import Requirement
 
 from pipeline import features as F
-from pipeline import graph, sources, transforms
+from pipeline import graph, sources, staging, transforms
 from pipeline.config import PipelineConfig, parse_args
 
 log = logging.getLogger("pipeline")
@@ -108,25 +109,55 @@ def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
 
 
 def prepare_output(config: PipelineConfig) -> None:
-    """Refuses to mix a new dataset into an old one unless --overwrite is given."""
-    everything = posixpath.join(config.output, "**")
-    existing = sources.match("--output", config.output, [everything])[0]
-    paths = [m.path for m in existing.metadata_list]
-    if not paths:
-        return
-    if not config.overwrite:
+    """Refuses to mix a new dataset into an old one unless --overwrite is given.
+
+    Nothing of an old dataset is deleted here: it stays, `_SUCCESS` included,
+    until the new one is complete (`pipeline.staging`). What a run that did
+    not finish left in the staging folder is removed.
+    """
+    old, staged = staging.existing(config.output)
+    if old and not config.overwrite:
         raise sources.InputError(
-            f"--output {config.output} is not empty ({len(paths)} files); "
+            f"--output {config.output} is not empty ({len(old)} files); "
             "pass --overwrite to replace it"
         )
-    log.info("--overwrite: deleting %d files under %s", len(paths), config.output)
-    FileSystems.delete(paths)
+    if staged:
+        staging.remove_stale(config.output)
+    if old:
+        log.info(
+            "--overwrite: the %d files in %s stay until the new dataset is complete",
+            len(old),
+            config.output,
+        )
+
+
+def _warn_empty_inputs(files: Sequence[sources.InputFile], classes: list[str]) -> None:
+    for f in files:
+        if f.size == 0:
+            name = sources.class_name(f.path)
+            left_out = "" if name in classes else f"; class {name!r} left out"
+            log.warning("%s is empty (0 bytes)%s", f.path, left_out)
+
+
+def _read_stats(output: str, run_id: str) -> dict | None:
+    """This run's stats.json, or None when it has not written one (yet)."""
+    path = posixpath.join(output, F.STATS_FILE)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as f:
+        stats = json.loads(f.read())
+    return stats if stats.get("run_id") == run_id else None
 
 
 def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
-    """Runs the conversion and returns stats.json's content (None for a dry run)."""
+    """Runs the conversion and returns stats.json's content (None for a dry run).
+
+    A stats.json from an older run in --output does not count: this run's
+    carries its own `run_id`.
+    """
     files = sources.match_inputs(config.inputs)
     classes = sources.class_set(config.classes_file, files)
+    _warn_empty_inputs(files, classes)
     prepare_output(config)
     options = pipeline_options(beam_args)
     log.info(
@@ -137,19 +168,61 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
         config.output,
     )
     started = time.monotonic()
+    run_id = uuid.uuid4().hex
     with beam.Pipeline(options=options) as p:
-        graph.build(p, config, files, classes)
-    stats_path = posixpath.join(config.output, F.STATS_FILE)
-    if not FileSystems.exists(stats_path):
+        graph.build(p, config, files, classes, run_id)
+    stats = _read_stats(config.output, run_id)
+    if stats is None:
         return None  # a dry run, or a runner that returned before the job ended
-    with FileSystems.open(stats_path) as f:
-        stats = json.loads(f.read())
     stats["wall_seconds"] = round(time.monotonic() - started, 1)
     return stats
 
 
+def _names(names: Sequence[str], most: int = 10) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def warnings(stats: dict, output: str) -> list[str]:
+    """What the user must know about the run's input and classes, in words."""
+    out = []
+    damaged = stats.get("damaged_files") or []
+    if damaged:
+        out.append(
+            f"WARNING: {len(damaged)} damaged input file(s), read only up to the "
+            f"damage; the rest of each is missing (see {output}/{F.ERRORS_DIR}/):"
+        )
+        out += [
+            f"  {d['path']}: {d['reason']} after {d['lines_read']:,} complete "
+            f"lines ({d['detail']})"
+            for d in damaged
+        ]
+    empty_files = stats.get("empty_input_files") or []
+    if empty_files:
+        left_out = stats.get("left_out_classes") or []
+        out.append(
+            f"WARNING: {len(empty_files)} empty input file(s): {_names(empty_files)}"
+            + (f"; class(es) left out: {_names(left_out)}" if left_out else "")
+        )
+    empty = stats.get("empty_classes") or {}
+    consequence = {
+        F.TRAIN: "the model can never learn them",
+        F.EVAL: "their accuracy goes unmeasured",
+    }
+    for split_name in F.SPLITS:
+        names = empty.get(split_name) or []
+        if names and not stats["written"][split_name]:
+            out.append(f"WARNING: the {split_name} split is empty")
+        elif names:
+            out.append(
+                f"WARNING: {len(names)} class(es) with no {split_name} drawing; "
+                f"{consequence[split_name]}: {_names(names)}"
+            )
+    return out
+
+
 def summary(stats: dict, output: str) -> str:
-    """The run's line accounting, for the terminal."""
+    """The run's line accounting, for the terminal, and what went wrong."""
     rejected = sum(stats["rejected"].values())
     lines = [
         f"Wrote {output} in {stats.get('wall_seconds', '?')} s:",
@@ -163,7 +236,7 @@ def summary(stats: dict, output: str) -> str:
     ]
     lines += [f"    {reason}: {n:,}" for reason, n in stats["rejected"].items()]
     lines.append(f"  classes        {stats['classes']:>10,}")
-    return "\n".join(lines)
+    return "\n".join(lines + warnings(stats, output))
 
 
 class _ProgressOnly(logging.Filter):
@@ -203,7 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if stats is None:
-        print(f"Job built; no output in {config.output} yet (dry run or detached).")
+        print(
+            f"Job built; nothing written to {config.output} yet "
+            "(a dry run, or a job that goes on running remotely)."
+        )
     else:
         print(summary(stats, config.output))
     return 0

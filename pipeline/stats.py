@@ -3,13 +3,15 @@
 lines_read = sum(written) + sum(dropped_by_cap) + filtered + sum(rejected)
 
 Plain dicts of ints, so partial counts from many workers merge by addition.
+A damaged compressed file (`damaged_files`) is not a line: its complete lines
+before the break are counted like any other, its unfinished line is not.
 """
 
 from __future__ import annotations
 
 import bisect
 import collections
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pipeline.features import SPLITS
 
@@ -35,6 +37,7 @@ def empty() -> dict:
         "filtered": 0,
         "analyzed": 0,  # training drawings in tf.Transform's sample (not a bucket)
         "rejected": {},
+        "damaged_files": [],  # sources.Damage.as_dict() of each, by path
         "per_class": {},
         "point_length_histogram": {
             "bin_edges": LENGTH_BIN_EDGES,
@@ -61,6 +64,7 @@ class Tally:
         self.filtered = 0
         self.analyzed = 0
         self.rejected: collections.Counter = collections.Counter()
+        self.damaged_files: list[dict] = []
         self.written: collections.Counter = collections.Counter()  # (word, split)
         self.dropped: collections.Counter = collections.Counter()  # (word, split)
         self.lengths = [0] * (len(LENGTH_BIN_EDGES) - 1)
@@ -71,6 +75,7 @@ class Tally:
         out["filtered"] = self.filtered
         out["analyzed"] = self.analyzed
         out["rejected"] = dict(self.rejected)
+        out["damaged_files"] = list(self.damaged_files)
         for (word, split), n in self.written.items():
             out["written"][split] += n
             out["per_class"].setdefault(word, _class_counts())[split] += n
@@ -98,6 +103,7 @@ def merge(parts: Iterable[dict]) -> dict:
         for split in SPLITS:
             total["written"][split] += part["written"][split]
             total["dropped_by_cap"][split] += part["dropped_by_cap"][split]
+        total["damaged_files"] += part["damaged_files"]
         for reason, n in part["rejected"].items():
             total["rejected"][reason] = total["rejected"].get(reason, 0) + n
         for word, counts in part["per_class"].items():
@@ -109,7 +115,18 @@ def merge(parts: Iterable[dict]) -> dict:
             hist[i] += n
     total["per_class"] = dict(sorted(total["per_class"].items()))
     total["rejected"] = dict(sorted(total["rejected"].items()))
+    total["damaged_files"].sort(key=lambda d: d["path"])
     return total
+
+
+def empty_classes(stats: dict, classes: Sequence[str]) -> dict[str, list[str]]:
+    """Per split, the classes with no drawing written: in train, a class the
+    model can never learn; in eval, one whose accuracy goes unmeasured."""
+    per_class = stats["per_class"]
+    return {
+        split: [c for c in classes if not per_class.get(c, {}).get(split)]
+        for split in SPLITS
+    }
 
 
 def check_accounting(stats: dict) -> None:

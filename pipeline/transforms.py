@@ -23,6 +23,7 @@ from pipeline.config import PipelineConfig
 from pipeline.features import EVAL, SPLITS, TRAIN
 
 REJECTED = "rejected"
+DAMAGED_FILE = "damaged_file"  # the errors/ reason of a compressed file that breaks off
 TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
 STATS = "stats"
 ERROR_LINE_CHARS = 2000
@@ -68,7 +69,7 @@ class EncodeConfig:
         return self.train_per_class if split_name == TRAIN else self.eval_per_class
 
 
-def error_record(line: sources.Line, reason: str, detail: str) -> bytes:
+def error_record(line: sources.Line, reason: str, detail: str, **extra) -> bytes:
     """One ndjson line for DIR/errors/: enough to find and fix the input line."""
     return orjson.dumps(
         {
@@ -78,8 +79,20 @@ def error_record(line: sources.Line, reason: str, detail: str) -> bytes:
             "reason": reason,
             "detail": detail[:500],
             "line": line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace"),
+            **extra,
         }
     )
+
+
+def damage_record(damage: sources.Damage) -> bytes:
+    """The errors/ line of a damaged file: where it broke, and its unfinished line."""
+    at_break = sources.Line(
+        damage.path, damage.offset, damage.line_number, damage.partial_line
+    )
+    detail = (
+        f"{damage.reason} after {damage.lines_read} complete lines: {damage.detail}"
+    )
+    return error_record(at_break, DAMAGED_FILE, detail, lines_read=damage.lines_read)
 
 
 class EncodeStripeFn(beam.DoFn):
@@ -108,6 +121,7 @@ class EncodeStripeFn(beam.DoFn):
             r: Metrics.counter(NAMESPACE, f"rejected_{r.value}") for r in ink.Reason
         }
         self._internal = Metrics.counter(NAMESPACE, "rejected_internal_error")
+        self._damaged = Metrics.counter(NAMESPACE, "damaged_files")
 
     def process(
         self,
@@ -116,7 +130,10 @@ class EncodeStripeFn(beam.DoFn):
     ) -> Iterator:
         tally = stats_lib.Tally()
         batch: list[tuple[sources.Line, ink.Drawing]] = []
-        for line in sources.read_stripe(stripe):
+        lines, damaged = sources.read_stripe(stripe)
+        if not self._priorities_only:
+            yield from self._report_damage(tally, damaged)
+        for line in lines:
             tally.lines_read += 1
             try:
                 drawing = ink.parse_drawing(
@@ -151,6 +168,19 @@ class EncodeStripeFn(beam.DoFn):
                 sum(tally.written.values()),
                 sum(tally.rejected.values()),
             )
+
+    def _report_damage(self, tally, damaged: list[sources.Damage]) -> Iterator:
+        for damage in damaged:
+            log.warning(
+                "%s is damaged (%s) after %d complete lines; the rest is not read: %s",
+                damage.path,
+                damage.reason,
+                damage.lines_read,
+                damage.detail,
+            )
+            tally.damaged_files.append(damage.as_dict())
+            self._damaged.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, damage_record(damage))
 
     def _reject(self, tally, line, reason: str, detail: str) -> Iterator:
         tally.rejected[reason] += 1

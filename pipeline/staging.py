@@ -1,0 +1,121 @@
+"""A new dataset replaces the old one in --output only once it is complete.
+
+A run writes every file (shards, errors/, tf.Transform's output and its temp
+files) under OUTPUT/.incoming/. Its last step, `pipeline.graph.finalize`, runs
+once all of them exist and calls `swap_in`: the old `_SUCCESS` goes first,
+then the staged files move into place, old files that are not part of the new
+dataset are deleted, and finalize writes the classes file, stats.json and
+`_SUCCESS` last. Until then an old dataset stays exactly as it was, `_SUCCESS`
+included, whether the run fails, is killed or is only a dry run.
+
+The swap itself takes a few renames and deletes (seconds; on GCS it grows with
+the number of files). A run killed during it leaves an output without
+`_SUCCESS`: visibly unfinished, so run again. The staging folder has a fixed
+name, so the next run finds what a killed run left and removes it
+(`remove_stale`); for the same reason, only one run at a time may write to
+one --output.
+
+Moves go through Beam's FileSystems: locally an os.rename of each top-level
+entry (the same disk, so no copy); GCS has no directories and no rename, so
+each object is copied server-side and then deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Sequence
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import features as F
+from pipeline import sources
+
+log = logging.getLogger("pipeline")
+
+
+def folder(output: str) -> str:
+    """Where a run into `output` writes before the swap."""
+    return posixpath.join(output, F.STAGING_DIR)
+
+
+def _files(root: str) -> list[str]:
+    """Every file under `root` (hidden ones too), relative to it, sorted."""
+    found = sources.match("--output", root, [posixpath.join(root, "**")])[0]
+    prefix = root.rstrip("/") + "/"
+    return sorted(m.path.removeprefix(prefix) for m in found.metadata_list)
+
+
+def _top(relative: str) -> str:
+    return relative.split("/", 1)[0]
+
+
+def existing(output: str) -> tuple[list[str], list[str]]:
+    """(the dataset's files, a leftover staging folder's files) under `output`,
+    each relative to `output`."""
+    everything = _files(output)
+    staged = [p for p in everything if _top(p) == F.STAGING_DIR]
+    return [p for p in everything if _top(p) != F.STAGING_DIR], staged
+
+
+def _has_dirs(path: str) -> bool:
+    return FileSystems.get_filesystem(path).has_dirs()
+
+
+def _remove_tree(root: str, relative: Sequence[str]) -> None:
+    """Deletes `root` and the files under it (given relative to it)."""
+    if _has_dirs(root):
+        if FileSystems.exists(root):
+            FileSystems.delete([root])  # recursive, empty folders included
+    elif relative:
+        FileSystems.delete([posixpath.join(root, p) for p in relative])
+
+
+def remove_stale(output: str) -> None:
+    """Removes a staging folder that a run which did not finish left behind."""
+    stale = _files(folder(output))
+    if stale:
+        log.warning(
+            "removing %s: %d files left by a run that did not finish",
+            folder(output),
+            len(stale),
+        )
+    _remove_tree(folder(output), stale)
+
+
+def swap_in(output: str) -> list[str]:
+    """Replaces the dataset in `output` with the staged one; returns its files.
+
+    The caller writes the classes file, stats.json and `_SUCCESS` afterwards.
+    """
+    staged = folder(output)
+    new = _files(staged)
+    old, _ = existing(output)
+    if F.SUCCESS_FILE in old:
+        # From here until finalize writes it again, the output is unfinished.
+        FileSystems.delete([posixpath.join(output, F.SUCCESS_FILE)])
+    if _has_dirs(output):
+        # Whole top-level entries: a folder's empty subfolders move with it
+        # (tf.Transform's SavedModel has one).
+        moved = sorted({_top(p) for p in new})
+        for name in moved:
+            if FileSystems.exists(posixpath.join(output, name)):
+                FileSystems.delete([posixpath.join(output, name)])
+        stale = sorted({_top(p) for p in old} - set(moved) - {F.SUCCESS_FILE})
+    else:
+        moved = new
+        stale = sorted(set(old) - set(new) - {F.SUCCESS_FILE})
+    FileSystems.rename(
+        [posixpath.join(staged, p) for p in moved],
+        [posixpath.join(output, p) for p in moved],
+    )
+    if stale:
+        FileSystems.delete([posixpath.join(output, p) for p in stale])
+    _remove_tree(staged, _files(staged))
+    log.info(
+        "%s: %d new files moved in, %d old files not part of them deleted",
+        output,
+        len(new),
+        len(set(old) - set(new) - {F.SUCCESS_FILE}),
+    )
+    return new
