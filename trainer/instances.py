@@ -14,7 +14,7 @@ Ramer-Douglas-Peucker with epsilon 2), so a raw drawing, far denser, must be
 simplified the same way first (`pipeline.simplify.simplify_strokes`). A drawing
 whose coordinates are all integers in 0-255 is taken as already simplified and
 passed unchanged: it is then scored exactly as TF Serving and `trainer.predict`
-score the same line (see `needs_simplification` for why not simplify all).
+score the same line (`needs_simplification` says why not simplify all).
 
 Every check names the instance (its index) and what is wrong, so a client can
 fix its request; nothing here imports TensorFlow or aiohttp.
@@ -104,7 +104,8 @@ def checked_strokes(drawing: Any, index: int, max_points: int) -> list[list[list
         if xs:
             strokes.append([xs, ys])
     if points < 2:
-        raise BadRequest(f"{points} points; a drawing needs at least 2", index)
+        plural = "" if points == 1 else "s"
+        raise BadRequest(f"{points} point{plural}; a drawing needs at least 2", index)
     return strokes
 
 
@@ -112,12 +113,14 @@ def needs_simplification(strokes: list[list[list]]) -> bool:
     """Whether the drawing is not already in the dataset's simplified format.
 
     Simplified drawings hold integers in 0-255 (not always spanning the whole
-    box: RDP can drop an extreme point). Re-simplifying them is not the
-    identity in every case (the measured share is in the module docs of
-    `trainer.serve`), so they are passed as they are, which keeps the server's
-    answer for a dataset line equal to TF Serving's for the same line. A raw
-    drawing small enough to fit the box in whole pixels is taken as simplified
-    too: it is a few dozen pixels on a canvas of hundreds, rare in practice.
+    box: RDP can drop an extreme point). Simplifying them again is far from
+    the identity: it left 345 of the sample's 17,989 simplified drawings
+    (1.9%) unchanged and dropped a few points from the others (RDP then runs
+    on rounded points and on no denser line). So they are passed as they are,
+    which also keeps the server's answer for a dataset line equal to TF
+    Serving's for the same line. A raw drawing that happens to fit the box in
+    whole pixels is taken as simplified too: a drawing of at most 255 px on a
+    canvas of hundreds, drawn in its top-left corner.
     """
     for xs, ys in strokes:
         for v in (*xs, *ys):
@@ -129,7 +132,10 @@ def needs_simplification(strokes: list[list[list]]) -> bool:
 def _simplify(strokes: list[list[list]], index: int) -> list[list[list]]:
     from pipeline.simplify import simplify_strokes
 
-    simplified = [s for s in simplify_strokes(strokes) if len(s[0])]
+    try:
+        simplified = [s for s in simplify_strokes(strokes) if len(s[0])]
+    except ValueError as err:  # e.g. an extent beyond float64
+        raise BadRequest(f"cannot simplify the drawing: {err}", index) from None
     if sum(len(xs) for xs, _ in simplified) < 2:
         raise BadRequest("fewer than 2 points after simplification", index)
     return simplified
