@@ -145,8 +145,11 @@ def _read_stats(output: str, run_id: str) -> dict | None:
     if not FileSystems.exists(path):
         return None
     with FileSystems.open(path) as f:
-        stats = json.loads(f.read())
-    return stats if stats.get("run_id") == run_id else None
+        try:
+            stats = json.loads(f.read())
+        except ValueError:  # not ours: ours is whole once the run has ended
+            return None
+    return stats if isinstance(stats, dict) and stats.get("run_id") == run_id else None
 
 
 def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:

@@ -9,6 +9,7 @@ the emulator. It runs from another directory to prove the script finds
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import features as F
 from tests.gcs_emulator import FAKE_PROJECT, GcsEmulator
 from tools import synth
 
@@ -158,6 +160,15 @@ def test_dry_run_builds_the_dataflow_job_offline(
 ) -> None:
     synth.write_dataset(tmp_path / "src", num_classes=2, per_class=5)
     gcs.upload_dir(tmp_path / "src", f"{gcs_bucket}/in")
+    # An old dataset in --output, which --overwrite may replace only once a
+    # new one is complete: a dry run must leave it as it is.
+    old_dataset = {
+        F.STATS_FILE: json.dumps({"lines_read": 7}).encode(),
+        F.SUCCESS_FILE: b"",
+        f"{F.TRAIN_PREFIX}-00000-of-00001": b"old records",
+    }
+    for name, data in old_dataset.items():
+        gcs.upload_bytes(data, f"{gcs_bucket}/out/{name}")
     bucket_name = gcs_bucket.removeprefix("gs://")
     before = gcs.list(f"{gcs_bucket}/")
     # Beam's stager leaves the workers' package in a directory under TMPDIR.
@@ -176,6 +187,8 @@ def test_dry_run_builds_the_dataflow_job_offline(
             bucket_name,
             "--input",
             f"{gcs_bucket}/in/*.ndjson",
+            "--output",
+            f"{gcs_bucket}/out",
             "--max-num-workers=7",
             "--job-name",
             "quickdraw-dry-run-test",
@@ -191,6 +204,7 @@ def test_dry_run_builds_the_dataflow_job_offline(
             # without the analysis.
             "--analysis_fraction",
             "0",
+            "--overwrite",
         ],
         env,
         tmp_path,
@@ -233,8 +247,13 @@ def test_dry_run_builds_the_dataflow_job_offline(
     assert "on submission, also: --prebuild_sdk_container_engine cloud_build" in (
         done.stderr
     )
-    # Nothing ran and nothing was staged: the bucket holds only the input.
+    # Nothing ran and nothing was staged: the bucket holds only the input and
+    # the old dataset, byte for byte; its stats.json was not taken for this
+    # run's ("Job built" above, not a summary).
     assert gcs.list(f"{gcs_bucket}/") == before
+    for name, data in old_dataset.items():
+        assert gcs.read(f"{gcs_bucket}/out/{name}") == data
+    assert "Wrote " not in done.stdout
     # The credential fallback's 20 s of retries never happened.
     assert "Retry with exponential backoff" not in done.stderr
 

@@ -25,6 +25,7 @@ from tensorflow.core.example import example_pb2
 
 from pipeline import features as F
 from pipeline import main as cli
+from pipeline import stats as stats_lib
 from tests.gcs_emulator import GcsEmulator
 from tools import synth
 
@@ -173,6 +174,47 @@ def test_existing_gcs_output_is_refused_without_overwrite(
     assert "--overwrite" in capsys.readouterr().err
     assert gcs.list(f"{output}/") == [f"{output}/{F.SUCCESS_FILE}"]
     assert gcs.read(f"{output}/{F.SUCCESS_FILE}") == b"old"
+
+
+@pytest.mark.slow
+def test_gcs_overwrite_replaces_the_dataset_only_once_the_new_one_is_complete(
+    gcs: GcsEmulator,
+    gcs_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src, _ = _make_input(tmp_path)
+    gcs.upload_dir(src, f"{gcs_bucket}/in")
+    output = f"{gcs_bucket}/out"
+    args = ["--input", f"{gcs_bucket}/in/*", "--output", output]
+    # No tf.Transform: it cannot reach the emulator (see test_gcs_in_gcs_out).
+    args += ["--runner", "FnApiRunner", "--analysis_fraction", "0"]
+    assert cli.main([*args, "--num_shards", "2"]) == 0
+    old = {uri: gcs.read(uri) for uri in gcs.list(f"{output}/")}
+    assert f"{output}/{F.TRAIN_PREFIX}-00001-of-00002" in old
+
+    def fail(stats: dict) -> None:
+        raise RuntimeError("injected failure in the last step")
+
+    # A run that fails after staging every file: the old dataset stays whole.
+    with monkeypatch.context() as patch:
+        patch.setattr(stats_lib, "check_accounting", fail)
+        with pytest.raises(Exception, match="injected failure in the last step"):
+            cli.main([*args, "--overwrite", "--num_shards", "1"])
+    staging = f"{output}/{F.STAGING_DIR}/"
+    listed = gcs.list(f"{output}/")
+    assert [u for u in listed if u.startswith(f"{staging}{F.TRAIN_PREFIX}")]
+    assert {u: gcs.read(u) for u in listed if not u.startswith(staging)} == old
+
+    # The next run removes the stale staging folder and replaces every file.
+    assert cli.main([*args, "--overwrite", "--num_shards", "1"]) == 0
+    stats = json.loads(_read_uri(f"{output}/{F.STATS_FILE}"))
+    final = {f"{output}/{name}" for name in (F.CLASSES_FILE, F.STATS_FILE)}
+    final.add(f"{output}/{F.SUCCESS_FILE}")
+    assert set(gcs.list(f"{output}/")) == set(stats["shards"]) | final
+    for prefix in (F.TRAIN_PREFIX, F.EVAL_PREFIX):
+        assert f"{output}/{prefix}-00000-of-00001" in stats["shards"]
+    assert stats["lines_read"] == NUM_CLASSES * PER_CLASS + len(BAD_LINES)
 
 
 @pytest.mark.parametrize("flag", ["--input", "--output"])
