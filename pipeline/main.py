@@ -115,14 +115,13 @@ def prepare_output(config: PipelineConfig) -> None:
     until the new one is complete (`pipeline.staging`). What a run that did
     not finish left in the staging folder is removed.
     """
-    old, staged = staging.existing(config.output)
+    old = staging.existing(config.output)
     if old and not config.overwrite:
         raise sources.InputError(
             f"--output {config.output} is not empty ({len(old)} files); "
             "pass --overwrite to replace it"
         )
-    if staged:
-        staging.remove_stale(config.output)
+    staging.remove_stale(config.output)
     if old:
         log.info(
             "--overwrite: the %d files in %s stay until the new dataset is complete",

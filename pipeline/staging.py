@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -40,35 +39,37 @@ def folder(output: str) -> str:
 
 
 def _files(root: str) -> list[str]:
-    """Every file under `root` (hidden ones too), relative to it, sorted."""
+    """Every file under `root` (hidden ones too), relative to it, sorted.
+
+    GCS folder markers (empty objects named `dir/`, made by the Cloud Console
+    or TensorFlow) are left out: they hold no data, and FileSystems.delete of
+    a name ending in "/" would delete everything under it.
+    """
     found = sources.match("--output", root, [posixpath.join(root, "**")])[0]
     prefix = root.rstrip("/") + "/"
-    return sorted(m.path.removeprefix(prefix) for m in found.metadata_list)
+    relative = (m.path.removeprefix(prefix) for m in found.metadata_list)
+    return sorted(p for p in relative if p and not p.endswith("/"))
 
 
 def _top(relative: str) -> str:
     return relative.split("/", 1)[0]
 
 
-def existing(output: str) -> tuple[list[str], list[str]]:
-    """(the dataset's files, a leftover staging folder's files) under `output`,
-    each relative to `output`."""
-    everything = _files(output)
-    staged = [p for p in everything if _top(p) == F.STAGING_DIR]
-    return [p for p in everything if _top(p) != F.STAGING_DIR], staged
+def existing(output: str) -> list[str]:
+    """The dataset's files in `output` (not the staging folder's), relative."""
+    return [p for p in _files(output) if _top(p) != F.STAGING_DIR]
 
 
 def _has_dirs(path: str) -> bool:
     return FileSystems.get_filesystem(path).has_dirs()
 
 
-def _remove_tree(root: str, relative: Sequence[str]) -> None:
-    """Deletes `root` and the files under it (given relative to it)."""
-    if _has_dirs(root):
-        if FileSystems.exists(root):
-            FileSystems.delete([root])  # recursive, empty folders included
-    elif relative:
-        FileSystems.delete([posixpath.join(root, p) for p in relative])
+def _remove_tree(root: str) -> None:
+    """Deletes the folder `root` and everything under it."""
+    if not _has_dirs(root):
+        FileSystems.delete([root + "/"])  # on GCS: every object under the prefix
+    elif FileSystems.exists(root):
+        FileSystems.delete([root])  # recursive, empty folders included
 
 
 def remove_stale(output: str) -> None:
@@ -80,7 +81,7 @@ def remove_stale(output: str) -> None:
             folder(output),
             len(stale),
         )
-    _remove_tree(folder(output), stale)
+    _remove_tree(folder(output))
 
 
 def swap_in(output: str) -> list[str]:
@@ -90,7 +91,7 @@ def swap_in(output: str) -> list[str]:
     """
     staged = folder(output)
     new = _files(staged)
-    old, _ = existing(output)
+    old = existing(output)
     if F.SUCCESS_FILE in old:
         # From here until finalize writes it again, the output is unfinished.
         FileSystems.delete([posixpath.join(output, F.SUCCESS_FILE)])
@@ -111,7 +112,7 @@ def swap_in(output: str) -> list[str]:
     )
     if stale:
         FileSystems.delete([posixpath.join(output, p) for p in stale])
-    _remove_tree(staged, _files(staged))
+    _remove_tree(staged)
     log.info(
         "%s: %d new files moved in, %d old files not part of them deleted",
         output,

@@ -190,8 +190,13 @@ def test_gcs_overwrite_replaces_the_dataset_only_once_the_new_one_is_complete(
     # No tf.Transform: it cannot reach the emulator (see test_gcs_in_gcs_out).
     args += ["--runner", "FnApiRunner", "--analysis_fraction", "0"]
     assert cli.main([*args, "--num_shards", "2"]) == 0
+    # Folder markers, as the Cloud Console makes them: empty objects "dir/".
+    markers = {f"{output}/", f"{output}/{F.ERRORS_DIR}/"}
+    for marker in markers:
+        gcs.upload_bytes(b"", marker)
     old = {uri: gcs.read(uri) for uri in gcs.list(f"{output}/")}
     assert f"{output}/{F.TRAIN_PREFIX}-00001-of-00002" in old
+    assert markers <= set(old)
 
     def fail(stats: dict) -> None:
         raise RuntimeError("injected failure in the last step")
@@ -211,7 +216,8 @@ def test_gcs_overwrite_replaces_the_dataset_only_once_the_new_one_is_complete(
     stats = json.loads(_read_uri(f"{output}/{F.STATS_FILE}"))
     final = {f"{output}/{name}" for name in (F.CLASSES_FILE, F.STATS_FILE)}
     final.add(f"{output}/{F.SUCCESS_FILE}")
-    assert set(gcs.list(f"{output}/")) == set(stats["shards"]) | final
+    assert set(gcs.list(f"{output}/")) - markers == set(stats["shards"]) | final
+    assert [s for s in stats["shards"] if s.startswith(f"{output}/{F.ERRORS_DIR}/")]
     for prefix in (F.TRAIN_PREFIX, F.EVAL_PREFIX):
         assert f"{output}/{prefix}-00000-of-00001" in stats["shards"]
     assert stats["lines_read"] == NUM_CLASSES * PER_CLASS + len(BAD_LINES)
