@@ -42,7 +42,7 @@ RUN set -eu; \
       echo "the cpu variant must hold no CUDA wheels" >&2; exit 1; \
     fi
 COPY pipeline/__init__.py pipeline/features.py pipeline/ink.py pipeline/ink_tf.py \
-     pipeline/logs.py pipeline/
+     pipeline/logs.py pipeline/simplify.py pipeline/
 COPY trainer/ trainer/
 RUN pip install --no-cache-dir --no-deps --force-reinstall . && rm -rf build *.egg-info
 

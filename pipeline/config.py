@@ -61,6 +61,14 @@ class PipelineConfig:
         "longer drawings are rejected instead of exhausting memory",
         type=int,
     )
+    simplify: bool = _flag(
+        False,
+        "for raw-format input (e.g. gs://quickdraw_dataset/full/raw/): simplify "
+        "each drawing as Google made the simplified files (0-255 box, 1 px "
+        "resampling, RDP epsilon 2), the format the model expects; simplified "
+        "input does not need it",
+        action="store_true",
+    )
     overwrite: bool = _flag(False, "replace a non-empty --output", action="store_true")
     analysis_fraction: float | None = _flag(
         None,

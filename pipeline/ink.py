@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 
 from pipeline import features as F
+from pipeline.simplify import simplify_points
 
 DEFAULT_MAX_POINTS = 10_000
 
@@ -166,10 +167,33 @@ def pen_up_bits(stroke_lengths: list[int]) -> np.ndarray:
     return pen_up
 
 
+def simplify_flat(
+    xs: list, ys: list, lengths: list[int], max_points: int = DEFAULT_MAX_POINTS
+) -> tuple[list, list, list[int]]:
+    """The dataset's simplification (`pipeline.simplify`) of flattened strokes.
+
+    For raw-format input: the values are checked first, as `to_points` checks
+    them, so bad ones get their usual reason. The result has int coordinates
+    in 0-255, at least two points per stroke (a dot becomes two equal points,
+    as in the dataset), and is rejected past `max_points` like any drawing.
+    """
+    _coords(xs, ys)
+    try:
+        points, lengths_out = simplify_points(
+            np.array((xs, ys), dtype=np.float64).T, lengths
+        )
+    except ValueError as err:  # past the checks above: an extent beyond float64
+        raise BadDrawing(Reason.NON_FINITE, str(err)) from None
+    if len(points) > max_points:
+        raise BadDrawing(Reason.TOO_MANY_POINTS, f"{len(points)} points simplified")
+    return points[:, 0].tolist(), points[:, 1].tolist(), lengths_out.tolist()
+
+
 def parse_drawing(
     line: bytes,
     class_index: Mapping[str, int] | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
+    simplify: bool = False,
 ) -> Drawing:
     """Parses one ndjson line and checks everything but the coordinate values.
 
@@ -178,7 +202,11 @@ def parse_drawing(
       class_index: The class set; a word outside it is bad input. None accepts
         every word (for tools that look at single files).
       max_points: Drawings with more points are rejected instead of being
-        allowed to exhaust a worker's memory.
+        allowed to exhaust a worker's memory (raw drawings before and after
+        simplification).
+      simplify: Simplify the strokes as the dataset's simplified files were
+        made (`simplify_flat`), for raw-format input; the values are then
+        checked here already.
     """
     record = loads(line)
     word = record.get(F.WORD)
@@ -192,6 +220,8 @@ def parse_drawing(
     if not isinstance(key_id, str) or not key_id:
         raise BadDrawing(Reason.MISSING_KEY_ID)
     xs, ys, lengths = flatten_strokes(record.get(F.DRAWING), max_points)
+    if simplify:
+        xs, ys, lengths = simplify_flat(xs, ys, lengths, max_points)
     return Drawing(
         word=word,
         key_id=key_id,
