@@ -77,7 +77,7 @@ def remove_stale(output: str) -> None:
     stale = _files(folder(output))
     if stale:
         log.warning(
-            "removing %s: %d files left by a run that did not finish",
+            "removing %s: %d file(s) left by a run that did not finish",
             folder(output),
             len(stale),
         )
