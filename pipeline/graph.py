@@ -25,7 +25,7 @@ from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
 log = logging.getLogger("pipeline")
 
-_TFT_TEMP = ".tft_tmp"
+_TFT_TEMP = ".tft_tmp"  # hidden: staging.swap_in leaves it to be deleted
 _BYTES_PER_DRAWING = 500  # the simplified dataset's average line
 
 
@@ -93,7 +93,6 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
             raise RuntimeError("tf.Transform's vocabulary differs from the classes")
         transform["analysis_fraction"] = run.analysis_fraction
         stats[F.TRANSFORM_STATS] = transform
-        FileSystems.delete([posixpath.join(staged, _TFT_TEMP)])
     staging.swap_in(run.output)
     classes = "".join(f"{c}\n" for c in run.classes)
     _write_text(posixpath.join(run.output, F.CLASSES_FILE), classes)

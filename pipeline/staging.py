@@ -55,6 +55,13 @@ def _top(relative: str) -> str:
     return relative.split("/", 1)[0]
 
 
+def _temporary(relative: str) -> bool:
+    """Temp files of the run's writers (tf.Transform's hidden temp folder, a
+    Beam temp folder left by a failed cleanup): never moved in, deleted with
+    the staging folder."""
+    return _top(relative).startswith((".", "beam-temp-"))
+
+
 def existing(output: str) -> list[str]:
     """The dataset's files in `output` (not the staging folder's), relative."""
     return [p for p in _files(output) if _top(p) != F.STAGING_DIR]
@@ -90,7 +97,7 @@ def swap_in(output: str) -> list[str]:
     The caller writes the classes file, stats.json and `_SUCCESS` afterwards.
     """
     staged = folder(output)
-    new = _files(staged)
+    new = [p for p in _files(staged) if not _temporary(p)]
     old = existing(output)
     if F.SUCCESS_FILE in old:
         # From here until finalize writes it again, the output is unfinished.
