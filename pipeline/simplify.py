@@ -51,12 +51,12 @@ first or last one. Only those two per segment are kept as candidates, which
 gives the same result but for ties (building every sample matched 7,639
 instead of 7,623 of Google's lines) in memory bounded by the input, not by
 the drawing's length in pixels (a raw zigzag of 10,000 points could be
-millions of 1-px samples). RDP is iterative, level by level: each pass splits
-every interval of every stroke in a few numpy calls, with no recursion.
+millions of 1-px samples).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -212,39 +212,29 @@ def _candidate_samples(
 
 
 def _rdp_keep(points: np.ndarray, lengths: np.ndarray, epsilon: float) -> np.ndarray:
-    """Step 4: RDP over every stroke at once; a bool mask of the kept points.
+    """Step 4: RDP on every stroke; a bool mask of the kept points.
 
-    Level by level: the kept points cut the strokes into intervals; each pass
-    measures every point against the line through its interval's ends, and
-    keeps, in each interval farther than epsilon, the first farthest point.
-    Both ends of every stroke are kept from the start, so no interval spans
-    two strokes.
+    An explicit stack of intervals instead of recursion, each measured in one
+    vectorised pass. (Measuring every open interval of a level at once was
+    20-30% faster on typical drawings but 35x slower on a 20,000-point spiral,
+    whose RDP tree is 394 levels deep.)
     """
     ends = np.cumsum(lengths)
     keep = np.zeros(len(points), dtype=bool)
     keep[ends - lengths] = keep[ends - 1] = True
-    position = np.arange(len(points))
-    while True:
-        kept = np.flatnonzero(keep)
-        interval = np.cumsum(keep) - 1  # a kept point opens its interval
-        start = points[kept[interval]]
-        end = points[kept[np.minimum(interval + 1, len(kept) - 1)]]
-        dist = _line_distance(points, start, end)
-        dist[keep] = -1.0
-        farthest = np.maximum.reduceat(dist, kept)
-        split = farthest > epsilon
-        if not split.any():
-            return keep
-        at_max = np.where(dist == farthest[interval], position, len(points))
-        keep[np.minimum.reduceat(at_max, kept)[split]] = True
-
-
-def _line_distance(p: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Distance of each p to the line start-end, or to start where they coincide."""
-    d = end - start
-    rel = p - start
-    length = np.hypot(d[:, 0], d[:, 1])
-    cross = np.abs(d[:, 0] * rel[:, 1] - d[:, 1] * rel[:, 0])
-    to_start = np.hypot(rel[:, 0], rel[:, 1])
-    safe = np.where(length > 0, length, 1.0)
-    return np.where(length > 0, cross / safe, to_start)
+    x, y = points[:, 0], points[:, 1]
+    todo = list(zip((ends - lengths).tolist(), (ends - 1).tolist(), strict=True))
+    while todo:
+        a, b = todo.pop()
+        if b - a < 2:
+            continue
+        dx, dy = float(x[b] - x[a]), float(y[b] - y[a])
+        rx, ry = x[a + 1 : b] - x[a], y[a + 1 : b] - y[a]
+        length = math.hypot(dx, dy)
+        # The distance to the line through a and b, or to a where b is a too.
+        dist = np.abs(dx * ry - dy * rx) / length if length else np.hypot(rx, ry)
+        i = int(dist.argmax())  # the first farthest point
+        if dist[i] > epsilon:
+            keep[a + 1 + i] = True
+            todo += [(a, a + 1 + i), (a + 1 + i, b)]
+    return keep
