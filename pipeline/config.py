@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 
-from pipeline import ink, sources
+from pipeline import ink, logs, sources
 
 # With no --analysis_fraction, tf.Transform analyses a deterministic sample of
 # about this many training drawings (~1M deltas): that pins the mean and std to
@@ -110,6 +110,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
         if field.default is not dataclasses.MISSING:
             kwargs["default"] = field.default
         parser.add_argument(flag, dest=field.name, **kwargs)
+    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
     return parser
 
 
@@ -120,6 +121,7 @@ def parse_args(
     parser = build_parser(description)
     args, beam_args = parser.parse_known_args(argv)
     values = vars(args)
+    del values["verbose"]  # read by pipeline.logs, not a pipeline setting
     values["inputs"] = tuple(args.inputs)
     values["output"] = args.output.rstrip("/") or args.output
     try:

@@ -129,7 +129,8 @@ def setup(
     """Configures logging for a command line; returns whether it is verbose.
 
     Idempotent: `__main__` blocks call it before their imports, and `main()`
-    calls it again for the callers that import the module instead.
+    calls it again for the callers that import the module instead; `filters`
+    given on a later call still join, ahead of the quiet filter.
 
     Args:
       argv: The command's arguments, searched for `--verbose`.
@@ -139,11 +140,13 @@ def setup(
         workers' progress records as the product's.
     """
     if "verbose" in _state:
+        handler = _state["handler"]
+        handler.filters[:0] = [f for f in filters if f not in handler.filters]
         return bool(_state["verbose"])
     verbose = verbose_requested(argv)
-    _state["verbose"] = verbose
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
+    _state.update(verbose=verbose, handler=handler)
     for extra in filters:
         handler.addFilter(extra)
     if not verbose:

@@ -10,12 +10,18 @@ through; see dataflow_launch.sh.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # before Beam's and TensorFlow's imports print notices
+    from pipeline import logs
+
+    logs.setup(sys.argv[1:], stderr_filter=True)
+
 import json
 import logging
 import os
 import posixpath
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -28,7 +34,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from packaging.requirements import Requirement
 
 from pipeline import features as F
-from pipeline import graph, sources, staging, transforms
+from pipeline import graph, logs, sources, staging, transforms
 from pipeline.config import PipelineConfig, parse_args
 
 log = logging.getLogger("pipeline")
@@ -241,36 +247,26 @@ def summary(stats: dict, output: str) -> str:
     return "\n".join(lines + warnings(stats, output))
 
 
-class _ProgressOnly(logging.Filter):
-    """Keeps Beam's chatter out of the terminal but lets worker progress through.
+class _WorkerProgress(logging.Filter):
+    """Shows local workers' progress lines as the product's own.
 
-    Local workers' log lines arrive wrapped in a proto dump; show only the message.
+    They arrive as Beam records wrapping a proto dump; keep only the message.
+    Every other record goes on to `pipeline.logs`' filter.
     """
 
     _MESSAGE = re.compile(r'message: "(.*?)" (?:instruction_id|log_location)')
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if (
-            not record.name.startswith("apache_beam")
-            or record.levelno >= logging.WARNING
-        ):
-            return True
-        found = self._MESSAGE.search(record.getMessage())
-        if found and found.group(1).startswith(transforms.PROGRESS):
-            record.msg, record.args, record.name = found.group(1), (), "pipeline"
-            return True
-        return False
+        if record.name.startswith("apache_beam"):
+            found = self._MESSAGE.search(record.getMessage())
+            if found and found.group(1).startswith(transforms.PROGRESS):
+                record.msg, record.args, record.name = found.group(1), (), "pipeline"
+        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status (2 for unusable input)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(_ProgressOnly())
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(name)s: %(message)s",
-        handlers=[handler],
-    )
+    logs.setup(argv, filters=[_WorkerProgress()])
     config, beam_args = parse_args(argv, description=__doc__)
     try:
         stats = run(config, beam_args)

@@ -123,3 +123,33 @@ def test_a_real_failure_still_shows(tmp_path: Path) -> None:
     assert "Traceback" in failed.stderr
     assert "no_model" in failed.stderr
     assert "absl::InitializeLog" not in failed.stderr
+
+
+@pytest.mark.slow
+def test_the_pipeline_shows_its_own_lines_only(tmp_path: Path) -> None:
+    """Beam, tf.Transform and TensorFlow notices gone; worker progress kept."""
+    from tools import synth
+
+    synth.write_dataset(tmp_path / "in", 2, 20, seed=1)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.main",
+            "--input",
+            str(tmp_path / "in"),
+            "--output",
+            str(tmp_path / "out"),
+        ],  # fmt: skip
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if k != logs.VERBOSE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "lines read" in run.stdout
+    lines = run.stderr.splitlines()
+    assert lines, "the pipeline's own progress is missing"
+    assert all(" INFO pipeline: " in line for line in lines), run.stderr
+    assert any("progress: work unit" in line for line in lines)
