@@ -28,7 +28,7 @@ measurements showed (shares of exact matches):
   first farthest point. Distance to the segment: 25% (first 500 drawings).
 - Scaling is (v - min) * 255 / extent, the extent of the longer axis; all in
   float64, rounded once, at the end, half to even (numpy's rint). Rounding
-  before RDP: 0.1%; half up: 3 points less (first 1,000 drawings).
+  before resampling: 0.2% (first 500); half up: 3 points less (first 1,000).
 - Every stroke keeps its first and last point, so a one-point stroke (a dot)
   becomes two equal points, as all 254 one-point raw strokes did.
 
