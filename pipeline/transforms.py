@@ -45,6 +45,7 @@ class EncodeConfig:
     eval_fraction: float
     max_points: int
     recognized_only: bool
+    simplify: bool  # raw-format input: simplify as the dataset's drawings were
     train_per_class: int
     eval_per_class: int
     # Share of kept training drawings, chosen by key_id hash, whose raw strokes
@@ -137,7 +138,10 @@ class EncodeStripeFn(beam.DoFn):
             tally.lines_read += 1
             try:
                 drawing = ink.parse_drawing(
-                    line.data, self._class_index, self._config.max_points
+                    line.data,
+                    self._class_index,
+                    self._config.max_points,
+                    simplify=self._config.simplify,
                 )
             except ink.BadDrawing as err:
                 yield from self._reject(tally, line, err.reason.value, str(err))
