@@ -228,9 +228,9 @@ def test_guesses_follow_the_drawing_as_the_api_does(page, server, tmp_path):
     )
     expect(page.locator("#classes > li.top")).to_have_text(top)
     assert page.evaluate("window.maxInFlight") == 1
-    page.screenshot(path=tmp_path / "page.png")
+    page.screenshot(path=tmp_path / "page.png", animations="disabled")
     if os.environ.get("QUICKDRAW_SCREENSHOT"):
-        page.screenshot(path=os.environ["QUICKDRAW_SCREENSHOT"])
+        page.screenshot(path=os.environ["QUICKDRAW_SCREENSHOT"], animations="disabled")
 
     page.keyboard.press("Control+z")
     shown = guesses_for(page, last, sum(map(len, strokes[:last])))

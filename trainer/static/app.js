@@ -45,6 +45,18 @@
     redraw();
   }
 
+  // A new pixel ratio (zoom, another screen) needs a new backing store.
+  function watchPixelRatio() {
+    matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`).addEventListener(
+      "change",
+      () => {
+        resizeCanvas();
+        watchPixelRatio();
+      },
+      { once: true },
+    );
+  }
+
   function stylePen() {
     ctx.strokeStyle = INK;
     ctx.fillStyle = INK;
@@ -140,7 +152,7 @@
   }
 
   // ------------------------------------------------------------- requests
-  let maxK = SHOWN_GUESSES;
+  let maxK = null; // the model's k, from the metadata
   let dirty = false; // the drawing changed since the last request was sent
   let inFlight = false;
   let lastSent = -Infinity;
@@ -174,17 +186,16 @@
       showGuesses(state, [], []); // nothing to guess from yet
       return;
     }
-    const body = {
-      instances: [{ drawing: strokes.map(([xs, ys, ts]) => [xs.slice(), ys.slice(), ts.slice()]) }],
-      parameters: { k: Math.min(SHOWN_GUESSES, maxK) },
-    };
+    const body = { instances: [{ drawing: strokes }] };
+    // Until the metadata says the model's k, the server's default k is asked.
+    if (maxK !== null) body.parameters = { k: Math.min(SHOWN_GUESSES, maxK) };
     inFlight = true;
     lastSent = performance.now();
     try {
       const response = await fetch(PREDICT_URL, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
+        body: JSON.stringify(body), // now, before the drawing changes
       });
       const answer = await response.json().catch(() => ({}));
       if (state.generation !== generation) return; // undone or cleared since
@@ -194,7 +205,7 @@
         return;
       }
       const { classes, probabilities } = answer.predictions[0];
-      showGuesses(state, classes, probabilities);
+      showGuesses(state, classes.slice(0, SHOWN_GUESSES), probabilities);
     } catch (err) {
       if (state.generation === generation) showError(`cannot reach the server (${err.message})`);
     } finally {
@@ -213,7 +224,8 @@
         const item = document.createElement("li");
         item.dataset.class = name;
         item.dataset.probability = probabilities[i];
-        item.innerHTML = '<span class="name"></span><span class="bar"><span></span></span><span class="p"></span>';
+        item.innerHTML =
+          '<span class="name"></span><span class="bar"><span></span></span><span class="p"></span>';
         item.querySelector(".name").textContent = name;
         item.querySelector(".bar > span").style.width = percent(probabilities[i]);
         item.querySelector(".p").textContent = percent(probabilities[i]);
@@ -281,12 +293,15 @@
         }),
       );
       const spec = meta.model_spec || {};
-      $("model-info").textContent = `model ${spec.name || MODEL}${spec.version ? ` v${spec.version}` : ""} · ${classes.length} classes · top ${maxK}`;
+      const version = spec.version ? ` v${spec.version}` : "";
+      $("model-info").textContent =
+        `model ${spec.name || MODEL}${version} · ${classes.length} classes · top ${maxK}`;
       highlight([...guessList.children].map((item) => item.dataset.class));
       filterClasses();
     } catch (err) {
       $("class-count").textContent = "unavailable";
-      showError(`cannot load the model's classes (${err.message})`);
+      $("no-match").textContent = `Sorry, the model's classes did not load (${err.message}).`;
+      $("no-match").hidden = false;
     }
   }
 
@@ -295,6 +310,7 @@
   canvas.addEventListener("pointermove", onPointerMove);
   canvas.addEventListener("pointerup", onPointerUp);
   canvas.addEventListener("pointercancel", onPointerUp);
+  canvas.addEventListener("lostpointercapture", onPointerUp);
   canvas.addEventListener("contextmenu", (event) => event.preventDefault());
   $("undo").addEventListener("click", undo);
   $("clear").addEventListener("click", clear);
@@ -309,5 +325,6 @@
     }
   });
   new ResizeObserver(resizeCanvas).observe(canvas);
+  watchPixelRatio();
   loadMetadata();
 })();
