@@ -21,6 +21,7 @@ from pipeline import features as F
 from pipeline.simplify import simplify_points
 
 DEFAULT_MAX_POINTS = 10_000
+_EXTENT_OVERFLOW = "coordinates span more than float32 holds"
 
 
 class Reason(enum.StrEnum):
@@ -148,6 +149,8 @@ def _coords(xs: list, ys: list) -> np.ndarray:
     # `true` among ints passes as 1, as it would in the tutorial's numpy code.
     if coords.dtype.kind not in "iuf":
         raise BadDrawing(Reason.NON_NUMERIC, f"coordinates of type {coords.dtype}")
+    if coords.ndim != 2:  # equal-shaped lists where numbers belong: [[1], [2]]
+        raise BadDrawing(Reason.NON_NUMERIC, "coordinates are lists, not numbers")
     with np.errstate(over="ignore"):  # beyond float32 becomes inf, rejected below
         coords = coords.astype(np.float32)
     if not np.isfinite(coords).all():
@@ -242,9 +245,16 @@ def normalize_and_delta(points: np.ndarray, pen_up: np.ndarray) -> np.ndarray:
 
     Returns:
       float32 [N-1, 3]: dx, dy, pen-up.
+
+    Raises:
+      BadDrawing: when the points span more than float32 holds (e.g. -3e38 to
+        3e38): the scale would be inf and the deltas NaN.
     """
     lower = points.min(axis=0)
-    scale = points.max(axis=0) - lower
+    with np.errstate(over="ignore"):
+        scale = points.max(axis=0) - lower
+    if not np.isfinite(scale).all():
+        raise BadDrawing(Reason.NON_FINITE, _EXTENT_OVERFLOW)
     scale[scale == 0] = 1
     normalized = (points - lower) / scale
     ink = np.empty((points.shape[0] - 1, F.INK_CHANNELS), dtype=np.float32)
@@ -288,7 +298,8 @@ def encode_batch(
             except BadDrawing as err:
                 errors[i] = err
         good = [i for i in range(len(drawings)) if i not in errors]
-        good_inks, _ = encode_batch([drawings[i] for i in good])
+        good_inks, good_errors = encode_batch([drawings[i] for i in good])
+        errors.update((good[j], err) for j, err in good_errors.items())
         inks: list[np.ndarray | None] = [None] * len(drawings)
         for i, ink in zip(good, good_inks, strict=True):
             inks[i] = ink
@@ -298,12 +309,17 @@ def encode_batch(
     ends = np.cumsum(lengths)
     starts = ends - lengths
     lower = np.minimum.reduceat(flat, starts, axis=0)
-    scale = np.maximum.reduceat(flat, starts, axis=0) - lower
-    scale[scale == 0] = 1
-    owner = np.repeat(np.arange(len(drawings)), lengths)
-    normalized = (flat - lower[owner]) / scale[owner]
-    ink = np.empty((flat.shape[0], F.INK_CHANNELS), dtype=np.float32)
-    np.subtract(normalized[1:], normalized[:-1], out=ink[1:, :2])
+    # A drawing spanning more than float32 holds gets no ink (see
+    # `normalize_and_delta`); its overflows stay in its own rows.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.maximum.reduceat(flat, starts, axis=0) - lower
+        for i in np.flatnonzero(~np.isfinite(scale).all(axis=1)).tolist():
+            errors[i] = BadDrawing(Reason.NON_FINITE, _EXTENT_OVERFLOW)
+        scale[scale == 0] = 1
+        owner = np.repeat(np.arange(len(drawings)), lengths)
+        normalized = (flat - lower[owner]) / scale[owner]
+        ink = np.empty((flat.shape[0], F.INK_CHANNELS), dtype=np.float32)
+        np.subtract(normalized[1:], normalized[:-1], out=ink[1:, :2])
     ink[:, 2] = 0.0
     stroke_ends = (
         np.cumsum(list(chain.from_iterable(d.stroke_lengths for d in drawings))) - 1
@@ -311,7 +327,8 @@ def encode_batch(
     ink[stroke_ends, 2] = 1.0
     # Row `start` of each drawing holds a cross-drawing delta and is dropped.
     return [
-        ink[s + 1 : e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+        None if i in errors else ink[s + 1 : e]
+        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
     ], errors
 
 
