@@ -6,10 +6,16 @@ transform the pipeline applies in numpy and tf.Transform applies in its
 training/serving skew to get wrong. Endpoints (SavedModel signatures):
 
 * `predict_ndjson` (also `serving_default`): `lines`, tf.string [None], one
-  Quick, Draw! ndjson line each. The `drawing` field is found and parsed with
-  tf.strings ops (regex, split, to_number), no Python. A line without a usable
-  drawing (bad JSON around it, unequal x/y counts, under 2 points) does not fail
-  the batch: its `valid` output is False and its classes are empty.
+  Quick, Draw! ndjson line each, read in-graph by `trainer.ndjson_tf` (tf.strings
+  and tensor ops, no Python). A line is scored only by its top-level `drawing`,
+  never by a `drawing` key nested deeper or spelt inside a string, and only when
+  the whole line is JSON a strict parser accepts: where the graph says `valid`,
+  orjson reads that very drawing from the line. A line that is not such an
+  object, has no usable drawing (not strokes of number lists, unequal x/y
+  counts, under 2 points, coordinates beyond float32), or that the graph cannot
+  be sure of (nesting over `ndjson_tf.MAX_DEPTH`, a duplicated or escaped
+  top-level key) does not fail the batch: its `valid` output is False and its
+  classes are empty.
 * `predict_example`: `examples`, tf.string [None], serialized tf.train.Example
   with the raw feature spec of `pipeline.ink_tf.raw_feature_spec`
   (`drawing_x`, `drawing_y`: all points, `stroke_lengths`: points per stroke).
@@ -18,10 +24,11 @@ training/serving skew to get wrong. Endpoints (SavedModel signatures):
   int32 [None], for already-encoded records (evaluation, debugging).
 
 Each returns `classes` (string [B, K]), `probabilities` (float32 [B, K]) and
-`valid` (bool [B]); `predict_ndjson` also echoes `key_id` and `word` (string
-[B], empty when absent; JSON escapes are left as they are). K is fixed at export
-time (`--export_top_k`, at most the number of classes). The class names are
-also written to `assets.extra/classes.txt`.
+`valid` (bool [B]); `predict_ndjson` also echoes the top-level `key_id` and
+`word` (string [B]: a string's JSON text, escapes left as they are, or an
+integer `key_id`'s digits; empty when absent, of another type, or unsure). K is
+fixed at export time (`--export_top_k`, at most the number of classes). The
+class names are also written to `assets.extra/classes.txt`.
 
 The model is exported in float32 whatever it was trained in: mixed precision
 helps GPUs train, not CPUs serve.
@@ -38,89 +45,12 @@ import tensorflow as tf
 
 from pipeline import features as F
 from pipeline import ink_tf
+from trainer import ndjson_tf
 from trainer.config import TrainConfig
 from trainer.data import pad_to_one_step
 
 CLASSES_ASSET = "classes.txt"
 MODEL_CONFIG_ASSET = "model_config.json"
-
-# The `drawing` field's grammar, on a line with all whitespace removed: strokes
-# of [xs, ys] or [xs, ys, ts] number lists (JSON numbers, ints or floats).
-_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_LIST = rf"\[(?:{_NUMBER}(?:,{_NUMBER})*)?\]"
-_STROKE = rf"\[{_LIST},{_LIST}(?:,{_LIST})?\]"
-_DRAWING = rf"\[{_STROKE}(?:,{_STROKE})*\]"
-_DRAWING_FIELD = rf'^.*?"{F.DRAWING}":({_DRAWING})[,}}].*$'
-# Stands in for the drawing of a line that has none, so the batch keeps its shape.
-_PLACEHOLDER = "[[[0,1],[0,1]]]"
-
-
-def _field(lines: tf.Tensor, pattern: str) -> tf.Tensor:
-    """The first group of `pattern` on each line, or "" where it does not match."""
-    regex = rf"^.*?{pattern}.*$"
-    return tf.where(
-        tf.strings.regex_full_match(lines, regex),
-        tf.strings.regex_replace(lines, regex, r"\1", replace_global=False),
-        "",
-    )
-
-
-def _split_numbers(lists: tf.Tensor) -> tf.RaggedTensor:
-    """ "1,2,3" strings [S] -> float32 ragged [S, points]; "" gives no points."""
-    tokens = tf.strings.split(lists, ",")
-    tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
-    return tokens.with_flat_values(tf.strings.to_number(tokens.flat_values, tf.float32))
-
-
-def ndjson_to_strokes(
-    lines: tf.Tensor,
-) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
-    """Pulls the `drawing` field out of ndjson lines, in-graph.
-
-    Returns:
-      x, y: float32 ragged [B, strokes, points]. A line without a usable drawing
-        gets a two-point placeholder so the batch keeps its rows.
-      valid: bool [B], False for those lines.
-    """
-    compact = tf.strings.regex_replace(lines, r"\s+", "")
-    found = tf.strings.regex_full_match(compact, _DRAWING_FIELD)
-    drawing = tf.where(
-        found,
-        tf.strings.regex_replace(compact, _DRAWING_FIELD, r"\1", replace_global=False),
-        _PLACEHOLDER,
-    )
-    # "[[[1,2],[3,4]],[[5],[6]]]" -> strokes "1,2],[3,4" and "5],[6".
-    inner = tf.strings.regex_replace(drawing, r"^\[\[\[|\]\]\]$", "")
-    strokes = tf.strings.split(inner, "]],[[")  # [B, S]
-    parts = tf.strings.split(strokes.flat_values, "],[")  # [S total, 2 or 3]
-    starts = parts.row_starts()
-    xs = _split_numbers(tf.gather(parts.flat_values, starts))  # [S total, P]
-    ys = _split_numbers(tf.gather(parts.flat_values, starts + 1))
-    per_drawing = strokes.row_lengths()
-    x = tf.RaggedTensor.from_row_lengths(xs, per_drawing)
-    y = tf.RaggedTensor.from_row_lengths(ys, per_drawing)
-
-    same_counts = tf.equal(xs.row_lengths(), ys.row_lengths())
-    all_same = tf.reduce_all(
-        tf.RaggedTensor.from_row_lengths(same_counts, per_drawing), axis=1
-    )
-    points = tf.reduce_sum(
-        tf.RaggedTensor.from_row_lengths(xs.row_lengths(), per_drawing), axis=1
-    )
-    valid = found & all_same & (points >= 2)
-
-    # Replace the rows that are not valid by the placeholder drawing.
-    placeholder = tf.ragged.constant(
-        [[[0.0, 1.0]]], tf.float32, row_splits_dtype=tf.int64
-    )
-    num_valid = tf.reduce_sum(tf.cast(valid, tf.int64))
-    index = tf.where(valid, tf.cumsum(tf.cast(valid, tf.int64)) - 1, num_valid)
-
-    def keep_valid(coords: tf.RaggedTensor) -> tf.RaggedTensor:
-        kept = tf.ragged.boolean_mask(coords, valid)
-        return tf.gather(tf.concat([kept, placeholder], axis=0), index)
-
-    return keep_valid(x), keep_valid(y), valid
 
 
 def _pad_ink(ink: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -153,11 +83,10 @@ class _Serving:
         return self.top_k_of(ink, lengths, valid & (lengths > 0))
 
     def ndjson(self, lines: tf.Tensor) -> dict:
-        x, y, valid = ndjson_to_strokes(lines)
-        outputs = self.strokes(x, y, valid)
-        compact = tf.strings.regex_replace(lines, r"\s+", "")
-        outputs[F.KEY_ID] = _field(compact, rf'"{F.KEY_ID}":"?([0-9A-Za-z_-]+)"?[,}}]')
-        outputs[F.WORD] = _field(lines, rf'"{F.WORD}"\s*:\s*"((?:[^"\\]|\\.)*)"')
+        parsed = ndjson_tf.parse_lines(lines)
+        outputs = self.strokes(parsed.x, parsed.y, parsed.valid)
+        outputs[F.KEY_ID] = parsed.key_id
+        outputs[F.WORD] = parsed.word
         return outputs
 
     def examples(self, examples: tf.Tensor) -> dict:

@@ -1,0 +1,290 @@
+"""Reads the top-level fields of Quick, Draw! ndjson lines inside a TF graph.
+
+The serving graph gets raw ndjson lines and must find each line's `drawing`
+without Python (no `tf.py_function`: it has to live in a SavedModel). A regex
+for `"drawing":` alone is not enough: a nested object may have a `drawing` key
+too, strings may contain the text `"drawing":`, and whitespace sits between
+tokens. So the reading is done in two passes, vectorised over the batch:
+
+1. The whole line must be a JSON object that a strict parser (orjson) accepts:
+   valid UTF-8; every string well-formed (no raw control characters, only
+   JSON escapes, surrogate escapes only as high+low pairs); strict numbers (no
+   `01`, `1.`, `.5`, `+1`, `NaN`), none beyond float64's range; nothing after
+   the object. Strings collapse to `""`, scalars to `0`, whitespace goes, and
+   innermost containers collapse to `0` until one `0` is left.
+2. On such a line, depth (brackets outside strings) picks the top-level object's
+   own keys. The value of the only top-level key spelt `"drawing"` must match
+   the drawing grammar (strokes of [xs, ys] or [xs, ys, ts] number lists,
+   whitespace allowed between tokens) before it is split into numbers.
+
+A line gets `valid` False, and empty `key_id`/`word`, when it is not such a
+JSON object or its drawing is not usable (not a list of strokes of number
+lists, unequal x/y counts, under 2 points, a coordinate beyond float32). The
+parser also says False when it cannot be sure, never guessing: nesting deeper
+than `MAX_DEPTH`, or a top-level key that is duplicated (orjson keeps the last
+one) or written with escapes (it might spell `drawing`). A bad line never
+fails the batch: it gets a placeholder drawing so that shapes stay intact.
+
+Coordinates are read as float64 and then rounded to float32, the path a JSON
+decoder followed by a float32 cast takes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from pipeline import features as F
+
+MAX_DEPTH = 32  # deeper lines are "not sure"; drawings are 4 deep
+
+_WS = r"[ \t\n\r]*"
+_HEX = "[0-9a-fA-F]"
+# A JSON string as orjson accepts it: `\u` escapes of surrogates only in pairs.
+_STRING = (
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u(?:'
+    rf"[0-9a-cA-CefEF]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}}"
+    rf"|[dD][89abAB]{_HEX}{{2}}\\u[dD][c-fC-F]{_HEX}{{2}}"
+    r'))*"'
+)
+# Any run from a quote to the next unescaped quote: how a parser splits tokens.
+_ANY_STRING = r'"(?:[^"\\]|\\[\s\S])*"'
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+# Only numbers with a 3-digit exponent or 200 digits can overflow float64.
+_MAY_OVERFLOW = r"[\s\S]*(?:[eE]\+?[0-9]{3}|[0-9]{200})[\s\S]*"
+_SCALAR = rf"{_NUMBER}|true|false|null"
+_VALUE = '(?:""|0)'
+_CONTAINER = rf'\[(?:{_VALUE}(?:,{_VALUE})*)?\]|\{{(?:"":{_VALUE}(?:,"":{_VALUE})*)?\}}'
+
+_LIST = rf"\[{_WS}(?:{_NUMBER}{_WS}(?:,{_WS}{_NUMBER}{_WS})*)?\]"
+_STROKE = rf"\[{_WS}{_LIST}{_WS},{_WS}{_LIST}{_WS}(?:,{_WS}{_LIST}{_WS})?\]"
+_DRAWING = rf"\[{_WS}{_STROKE}{_WS}(?:,{_WS}{_STROKE}{_WS})*\]"
+_ESCAPE_MARK = "\x01"  # stands for an escape's 2 characters; raw, never valid JSON
+_NESTED = "V"  # stands for a nested value in the top-level view
+# Stands in for the drawing of a line that has none, so the batch keeps its shape.
+_PLACEHOLDER = "[[[0,1],[0,1]]]"
+
+
+class ParsedLines(NamedTuple):
+    """What the graph reads from a batch of ndjson lines.
+
+    Attributes:
+      x, y: float32 ragged [B, strokes, points]; a placeholder where not valid.
+      valid: bool [B], True where the line's top-level drawing is usable.
+      key_id: string [B], the top-level `key_id` (a string's JSON text, escapes
+        as written, or an integer of up to 18 digits), else "".
+      word: string [B], the top-level `word` string's JSON text, else "".
+    """
+
+    x: tf.RaggedTensor
+    y: tf.RaggedTensor
+    valid: tf.Tensor
+    key_id: tf.Tensor
+    word: tf.Tensor
+
+
+def _reduce_containers(compact: tf.Tensor) -> tf.Tensor:
+    """Collapses innermost containers of scalar tokens until none changes."""
+
+    def body(step, _, text):
+        reduced = tf.strings.regex_replace(text, _CONTAINER, "0")
+        return step + 1, tf.reduce_any(reduced != text), reduced
+
+    _, _, reduced = tf.while_loop(
+        lambda step, changed, _: (step < MAX_DEPTH) & changed,
+        body,
+        (tf.constant(0), tf.constant(True), compact),
+    )
+    return reduced
+
+
+def _numbers_finite(strings: tf.Tensor, check: tf.Tensor) -> tf.Tensor:
+    """False where a row in `check` has a number beyond float64 (orjson rejects).
+
+    `strings` are JSON lines with their strings collapsed to `""`.
+    """
+    text = tf.where(check, strings, "")
+    text = tf.strings.regex_replace(text, r"true|false|null|[^-+.eE0-9]+", " ")
+    numbers = tf.strings.split(tf.strings.strip(text))
+    finite = tf.math.is_finite(tf.strings.to_number(numbers, tf.float64))
+    return tf.reduce_all(finite, axis=1)
+
+
+def json_objects(lines: tf.Tensor) -> tf.Tensor:
+    """bool [B]: the line is one JSON object that orjson would accept."""
+    utf8 = tf.equal(
+        tf.strings.unicode_transcode(lines, "UTF-8", "UTF-8", errors="replace"), lines
+    )
+    lines = tf.where(utf8, lines, "")
+    strings = tf.strings.regex_replace(lines, _STRING, '""')
+    aligned = strings == tf.strings.regex_replace(lines, _ANY_STRING, '""')
+    scalars = tf.strings.regex_replace(strings, _SCALAR, "0")
+    compact = tf.strings.regex_replace(scalars, r"[ \t\n\r]+", "")
+    ok = (
+        utf8
+        & aligned
+        & tf.strings.regex_full_match(compact, r"\{[\s\S]*")
+        & tf.equal(_reduce_containers(compact), "0")
+    )
+    suspect = ok & tf.strings.regex_full_match(strings, _MAY_OVERFLOW)
+    return ok & (~suspect | _numbers_finite(strings, suspect))
+
+
+def _segment_cumsum(values: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+    """Inclusive cumsum of flat `values` restarting at each row of `rows`."""
+    total = tf.cumsum(values)
+    before = tf.gather(tf.concat([[0], total], 0), rows.row_starts())
+    return total - tf.gather(before, rows.value_rowids())
+
+
+def _top_level_view(lines: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
+    """Each JSON object line with its nested values shrunk to one `V` each.
+
+    Returns:
+      view: string [B]; escapes become two `\\x01`, so quotes only delimit.
+      kept: int64 ragged [B, view chars], each view character's char index in
+        the line; a `V`'s value runs up to the next kept character.
+    """
+    marked = tf.strings.regex_replace(lines, r"\\[\s\S]", _ESCAPE_MARK * 2)
+    chars = tf.strings.unicode_decode(marked, "UTF-8", errors="replace")
+    chars = chars.with_row_splits_dtype(tf.int64)
+    code = chars.flat_values
+    quote = tf.cast(code == ord('"'), tf.int64)
+    in_string = (_segment_cumsum(quote, chars) % 2 == 1) | (quote == 1)
+    opens = ~in_string & ((code == ord("[")) | (code == ord("{")))
+    closes = ~in_string & ((code == ord("]")) | (code == ord("}")))
+    step = tf.cast(opens, tf.int64) - tf.cast(closes, tf.int64)
+    level = _segment_cumsum(step, chars) + tf.cast(closes, tf.int64)
+    nested = opens & (level == 2)
+    keep = chars.with_flat_values((level <= 1) | nested)
+    code = chars.with_flat_values(tf.where(nested, ord(_NESTED), code))
+    view = tf.strings.unicode_encode(tf.ragged.boolean_mask(code, keep), "UTF-8")
+    positions = tf.ragged.range(chars.row_lengths(), dtype=tf.int64)
+    return view, tf.ragged.boolean_mask(positions, keep)
+
+
+def _key_once(view: tf.Tensor, key: str) -> tf.Tensor:
+    """bool [B]: `key` is a top-level key of the view exactly once."""
+    key = rf'"{key}"{_WS}:'
+    return tf.strings.regex_full_match(
+        view, rf"[\s\S]*{key}[\s\S]*"
+    ) & ~tf.strings.regex_full_match(view, rf"[\s\S]*{key}[\s\S]*{key}[\s\S]*")
+
+
+def _field(
+    lines: tf.Tensor,
+    view: tf.Tensor,
+    kept: tf.RaggedTensor,
+    key: str,
+    value: str,
+    before: str = "",
+    after: str = "",
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The top-level `key`'s value text (the line's own characters) where found.
+
+    `before`, `value` and `after` are matched in the view, where a nested value
+    is one `V`; the text returned is what `value` matched. Its span runs to the
+    next character of the view, so a `V` stands for the whole nested value.
+    """
+    pattern = rf'(?s)^(.*?"{key}"{_WS}:{_WS}{before})({value}){after}.*$'
+    found = _key_once(view, key) & tf.strings.regex_full_match(view, pattern)
+    head = tf.strings.regex_replace(view, pattern, r"\1", replace_global=False)
+    body = tf.strings.regex_replace(view, pattern, r"\2", replace_global=False)
+    first = tf.strings.length(head, unit="UTF8_CHAR")
+    count = tf.strings.length(body, unit="UTF8_CHAR")
+    last = tf.maximum(tf.size(kept.flat_values, tf.int64) - 1, 0)
+
+    def position(index: tf.Tensor) -> tf.Tensor:
+        flat = tf.cast(index, tf.int64) + kept.row_starts()
+        return tf.gather(kept.flat_values, tf.clip_by_value(flat, 0, last))
+
+    start = position(first)
+    length = position(first + count) - start
+    text = tf.strings.substr(lines, start, length, unit="UTF8_CHAR")
+    return found, tf.where(found, text, "")
+
+
+def _split_numbers(lists: tf.Tensor) -> tf.RaggedTensor:
+    """ "1,2,3" strings [S] -> float32 ragged [S, points]; "" gives no points."""
+    tokens = tf.strings.split(lists, ",")
+    tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+    wide = tf.strings.to_number(tokens.flat_values, tf.float64)
+    return tokens.with_flat_values(tf.cast(wide, tf.float32))
+
+
+def _strokes(drawing: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
+    """Whitespace-free drawings [B] -> x, y ragged [B, strokes, points], usable."""
+    # "[[[1,2],[3,4]],[[5],[6]]]" -> strokes "1,2],[3,4" and "5],[6".
+    inner = tf.strings.regex_replace(drawing, r"^\[\[\[|\]\]\]$", "")
+    strokes = tf.strings.split(inner, "]],[[")  # [B, S]
+    parts = tf.strings.split(strokes.flat_values, "],[")  # [S total, 2 or 3]
+    starts = parts.row_starts()
+    xs = _split_numbers(tf.gather(parts.flat_values, starts))  # [S total, P]
+    ys = _split_numbers(tf.gather(parts.flat_values, starts + 1))
+    per_drawing = strokes.row_lengths()
+
+    def per_line(values: tf.Tensor) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_row_lengths(values, per_drawing)
+
+    same_counts = tf.reduce_all(per_line(xs.row_lengths() == ys.row_lengths()), 1)
+    points = tf.reduce_sum(per_line(xs.row_lengths()), axis=1)
+
+    def finite(coords: tf.RaggedTensor) -> tf.Tensor:
+        each = coords.with_flat_values(tf.math.is_finite(coords.flat_values))
+        return tf.reduce_all(per_line(tf.reduce_all(each, axis=1)), axis=1)
+
+    return (
+        per_line(xs),
+        per_line(ys),
+        same_counts & (points >= 2) & finite(xs) & finite(ys),
+    )
+
+
+def _placeholders_where_not(
+    valid: tf.Tensor, coords: tf.RaggedTensor
+) -> tf.RaggedTensor:
+    """`coords` with the rows that are not valid replaced by the placeholder."""
+    placeholder = tf.ragged.constant(
+        [[[0.0, 1.0]]], tf.float32, row_splits_dtype=tf.int64
+    )
+    num_valid = tf.reduce_sum(tf.cast(valid, tf.int64))
+    index = tf.where(valid, tf.cumsum(tf.cast(valid, tf.int64)) - 1, num_valid)
+    kept = tf.ragged.boolean_mask(coords, valid)
+    return tf.gather(tf.concat([kept, placeholder], axis=0), index)
+
+
+def parse_lines(lines: tf.Tensor) -> ParsedLines:
+    """Reads each ndjson line's top-level `drawing`, `key_id` and `word`, in-graph.
+
+    Args:
+      lines: string [B], one ndjson line each (a trailing newline is allowed).
+    """
+    lines = tf.convert_to_tensor(lines, tf.string)
+    objects = json_objects(lines)
+    lines = tf.where(objects, lines, "{}")
+    view, kept = _top_level_view(lines)
+    # A key written with escapes might spell one of ours: not sure of any.
+    sure = objects & ~tf.strings.regex_full_match(
+        view, rf'[\s\S]*"[^"]*{_ESCAPE_MARK}[^"]*"{_WS}:[\s\S]*'
+    )
+    found, drawing = _field(lines, view, kept, F.DRAWING, _NESTED)
+    found = sure & found & tf.strings.regex_full_match(drawing, _DRAWING)
+    drawing = tf.strings.regex_replace(drawing, r"[ \t\n\r]+", "")
+    x, y, usable = _strokes(tf.where(found, drawing, _PLACEHOLDER))
+    valid = found & usable
+    _, word = _field(lines, view, kept, F.WORD, '[^"]*', before='"', after='"')
+    is_text, text_id = _field(
+        lines, view, kept, F.KEY_ID, '[^"]*', before='"', after='"'
+    )
+    _, number_id = _field(
+        lines, view, kept, F.KEY_ID, r"-?(?:0|[1-9][0-9]{0,17})", after="[ \t\n\r,}]"
+    )
+    key_id = tf.where(is_text, text_id, number_id)
+    return ParsedLines(
+        x=_placeholders_where_not(valid, x),
+        y=_placeholders_where_not(valid, y),
+        valid=valid,
+        key_id=tf.where(sure, key_id, ""),
+        word=tf.where(sure, word, ""),
+    )
