@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import posixpath
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trainer.config import HISTORY_FILE, TrainConfig
@@ -60,6 +62,83 @@ class HistoryWriter(keras.callbacks.Callback):
             write_json(self.path, self.entries)
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights stopped being finite; no backup holds them."""
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops the job on a non-finite loss, before a backup can save its weights.
+
+    Keras' TerminateOnNaN only sets `stop_training`: the epoch still ends, and
+    BackupAndRestore, which saves at the end of the epoch, would back up NaN
+    weights, from which every restart would resume. This callback comes first
+    in the list and raises instead: on a non-finite loss after any step, and
+    at the end of a period if the weights are not finite (a last update can
+    break them while its loss was still finite). The backup then keeps the
+    last good period, and the same command resumes from it.
+
+    Reading the loss after every step waits for that step, as TerminateOnNaN
+    does; BackupAndRestore's own per-step hook already keeps Keras' callbacks
+    synchronous, so it costs no overlap that was there before.
+    """
+
+    def __init__(self, backup_dir: str, learning_rate: float) -> None:
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.learning_rate = learning_rate
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(self.message(f"the loss is {float(loss)}"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        variables = [*self.model.weights, *self.model.optimizer.variables]
+        for v in variables:
+            value = np.asarray(v.numpy())
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise TrainingDiverged(
+                    self.message(f"the weights are not finite ({v.path})")
+                )
+
+    def message(self, what: str) -> str:
+        step = int(self.model.optimizer.iterations.numpy())
+        epochs = self.params.get("epochs", "?")
+        lines = [
+            f"training diverged at step {step} (epoch {self.epoch + 1}/{epochs}): "
+            f"{what}. Stopped before backing up these weights."
+        ]
+        backup = _last_backup(self.backup_dir)
+        if backup is None:
+            lines.append("No backup was taken yet: running again starts at step 0.")
+        else:
+            done = backup * (self.params.get("steps") or 0)
+            lines.append(
+                f"The last good backup is {self.backup_dir} (after epoch "
+                f"{backup}/{epochs}, step {done}): the same command resumes there."
+            )
+        lines.append(
+            "To try: a lower --learning_rate (this run: "
+            f"{self.learning_rate:g}), and check --training_data for records "
+            "with non-finite ink (older pipeline versions could write them)."
+        )
+        return "\n".join(lines)
+
+
+def _last_backup(backup_dir: str) -> int | None:
+    """How many epochs BackupAndRestore's backup holds; None without one."""
+    path = posixpath.join(backup_dir, "training_metadata.json")
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return int(json.load(f)["epoch"])
+    except (tf.errors.NotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _has_tensorboard() -> bool:
     """tf.summary needs the tensorboard package, which TF 2.21 no longer pulls in."""
     try:
@@ -70,23 +149,23 @@ def _has_tensorboard() -> bool:
 
 
 def make_callbacks(config: TrainConfig, cluster: Cluster) -> list:
-    """BackupAndRestore first (a restart resumes), then history, checkpoints and
-    TensorBoard."""
+    """The divergence guard, then BackupAndRestore (a restart resumes), then
+    history, checkpoints and TensorBoard."""
     model_dir = config.model_dir
     private = (
         model_dir
         if cluster.is_chief
         else tempfile.mkdtemp(prefix=f"worker{cluster.task_index}-")
     )
+    backup_dir = posixpath.join(
+        model_dir, "backup", f"{cluster.task_type}-{cluster.task_index}"
+    )
     callbacks = [
+        # Before the backup: a diverged run must stop before it is saved.
+        DivergenceGuard(backup_dir, config.learning_rate),
         # double_checkpoint: a job killed while writing its backup restarts
         # from the previous one instead of failing on a torn file.
-        keras.callbacks.BackupAndRestore(
-            posixpath.join(
-                model_dir, "backup", f"{cluster.task_type}-{cluster.task_index}"
-            ),
-            double_checkpoint=True,
-        ),
+        keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
         HistoryWriter(posixpath.join(model_dir, HISTORY_FILE), cluster.is_chief),
         keras.callbacks.ModelCheckpoint(
             posixpath.join(private, "checkpoints", "epoch-{epoch:04d}.weights.h5"),

@@ -9,6 +9,9 @@ batch of 20-point drawings is not padded to the 400 points of an outlier.
 
 from __future__ import annotations
 
+import json
+import posixpath
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,13 +28,100 @@ _FEATURE_SPEC = {
 }
 
 
+# What the label check in the input pipeline says when a record's class_index
+# is outside the classes file; `label_error` turns it into an InputError.
+_LABEL_CHECK = "class_index out of range in"
+_LABEL_FAILURE = re.compile(rf"\[{_LABEL_CHECK} (--\w+)\] \[(-?\d+)\]")
+
+
+class InputError(ValueError):
+    """The input cannot train this model; the message names the flag to fix."""
+
+
 def load_classes(classes_file: str) -> list[str]:
     """Class names; the line number is the `class_index` stored in the records."""
+    if not tf.io.gfile.exists(classes_file):
+        raise InputError(f"--classes_file {classes_file!r} does not exist")
     with tf.io.gfile.GFile(classes_file, "r") as f:
         names = F.parse_classes(f.read())
     if not names:
-        raise ValueError(f"no classes in {classes_file}")
+        raise InputError(f"--classes_file {classes_file!r} lists no classes")
     return names
+
+
+def _pipeline_class_counts(training_data: str, classes_file: str):
+    """(number of classes, where it was read) for what the pipeline wrote beside
+    the training shards: stats.json's count and its classes file."""
+    data_dir = posixpath.dirname(training_data)
+    stats_path = posixpath.join(data_dir, F.STATS_FILE)
+    if tf.io.gfile.exists(stats_path):
+        with tf.io.gfile.GFile(stats_path) as f:
+            stats = json.load(f)
+        if isinstance(stats, dict) and isinstance(stats.get("classes"), int):
+            yield stats["classes"], stats_path
+    beside = posixpath.join(data_dir, F.CLASSES_FILE)
+    other = posixpath.normpath(beside) != posixpath.normpath(classes_file)
+    if other and tf.io.gfile.exists(beside):
+        with tf.io.gfile.GFile(beside) as f:
+            yield len(F.parse_classes(f.read())), beside
+
+
+def check_inputs(training_data: str, eval_data: str, classes_file: str) -> list[str]:
+    """The classes, once the inputs are known to be usable: checked at start,
+    in a second, rather than after the model is built or the first period.
+
+    Raises:
+      InputError: a data pattern matches no file; the classes file is missing
+        or empty; or it lists another number of classes than the pipeline
+        wrote the records with (their stats.json, their classes file), so
+        that labels would be out of range or mean other classes.
+    """
+    patterns = {"--training_data": training_data, "--eval_data": eval_data}
+    for flag, pattern in patterns.items():
+        if pattern and not tf.io.gfile.glob(pattern):
+            raise InputError(f"{flag} {pattern!r} matches no file")
+    classes = load_classes(classes_file)
+    for count, source in _pipeline_class_counts(training_data, classes_file):
+        if count != len(classes):
+            raise InputError(
+                f"--classes_file {classes_file!r} lists {len(classes)} classes, "
+                f"but {source} says the records of --training_data "
+                f"{training_data!r} have {count}: use the classes file the "
+                "pipeline wrote with them"
+            )
+    return classes
+
+
+def label_error(
+    err: tf.errors.InvalidArgumentError,
+    patterns: dict[str, str],
+    classes_file: str,
+    num_classes: int,
+) -> InputError | None:
+    """The InputError for the input pipeline's label check, or None when `err`
+    is another failure. `patterns` maps each data flag to its pattern."""
+    found = _LABEL_FAILURE.search(err.message or "")
+    if not found:
+        return None
+    flag, label = found.group(1), int(found.group(2))
+    return InputError(
+        f"{flag} {patterns.get(flag, '')!r} holds a record with class_index "
+        f"{label}, but --classes_file {classes_file!r} lists {num_classes} "
+        f"classes (class_index 0 to {num_classes - 1}): the records were "
+        "written with another classes file"
+    )
+
+
+def _check_labels(labels: tf.Tensor, num_classes: int, flag: str) -> tf.Tensor:
+    """`labels`, once they are known to index the classes. An out-of-range
+    label fails the input pipeline: on CPU it would train on an all-zero
+    target and on GPU give a NaN loss, both silently."""
+    low, high = tf.reduce_min(labels), tf.reduce_max(labels)
+    in_range = tf.logical_and(low >= 0, high < num_classes)
+    offending = tf.where(low < 0, low, high)
+    check = tf.debugging.Assert(in_range, [f"{_LABEL_CHECK} {flag}", offending])
+    with tf.control_dependencies([check]):
+        return tf.identity(labels)
 
 
 def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
@@ -108,6 +198,7 @@ def make_dataset(
     worker_index: int = 0,
     seed: int | None = None,
     bucket: bool = True,
+    num_classes: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of ({"ink": float32 [B, T, 3], "lengths": int32 [B]}, int64 [B]).
 
@@ -125,12 +216,20 @@ def make_dataset(
         shards than workers every worker reads all and keeps its share of the
         batches. (tf.data's automatic FILE sharding cannot see through the
         bucketing op, so the file sharding is done here.)
+      num_classes: When given, a class_index outside [0, num_classes) fails
+        the input with an error that `label_error` explains.
     """
     ds, policy = _records(
         pattern, training, num_workers, worker_index, seed, shuffle_buffer
     )
     # Parse in chunks (vectorised), then go back to single examples to bucket.
     ds = ds.batch(256).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
+    if num_classes is not None:
+        flag = "--training_data" if training else "--eval_data"
+        ds = ds.map(
+            lambda f, y: (f, _check_labels(y, num_classes, flag)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     # unbatch leaves ragged-rank-0 specs that padded_batch rejects; an identity
     # map turns them back into plain tensors.
     ds = ds.unbatch().map(lambda f, y: (f, y), num_parallel_calls=tf.data.AUTOTUNE)

@@ -46,7 +46,7 @@ import tensorflow as tf
 
 from trainer import data as D
 from trainer import distribute, evaluate, export, statistics
-from trainer.callbacks import make_callbacks, write_json
+from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
 from trainer.config import (
     MODEL_CONFIG_FILE,
     REPORT_FILE,
@@ -75,7 +75,10 @@ def total_steps(config: TrainConfig) -> int:
 
 
 def _datasets(
-    config: TrainConfig, cluster: distribute.Cluster, boundaries: list[int]
+    config: TrainConfig,
+    cluster: distribute.Cluster,
+    boundaries: list[int],
+    num_classes: int,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """This worker's training input, and its eval input when there is eval data."""
     train_ds = D.make_dataset(
@@ -89,6 +92,7 @@ def _datasets(
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
         seed=config.seed,
+        num_classes=num_classes,
     )
     if not config.eval_data:
         return train_ds, None
@@ -99,12 +103,35 @@ def _datasets(
         boundaries=boundaries,
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
+        num_classes=num_classes,
     )
     return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
 
 
 def train(config: TrainConfig) -> dict:
-    """Runs the whole job; returns the evaluation report (empty without eval)."""
+    """Runs the whole job; returns the evaluation report (empty without eval).
+
+    Raises:
+      D.InputError: unusable input, found at start (patterns, classes file) or
+        by the input pipeline (a label out of the classes file's range).
+      TrainingDiverged: a non-finite loss or weights; the backup holds the
+        last good epoch.
+    """
+    classes = D.check_inputs(
+        config.training_data, config.eval_data, config.classes_file
+    )
+    try:
+        return _train(config, classes)
+    except tf.errors.InvalidArgumentError as err:
+        patterns = {"--training_data": config.training_data}
+        patterns["--eval_data"] = config.eval_data
+        error = D.label_error(err, patterns, config.classes_file, len(classes))
+        if error is None:
+            raise
+        raise error from None
+
+
+def _train(config: TrainConfig, classes: list[str]) -> dict:
     cluster = distribute.read_cluster()
     strategy = distribute.make_strategy(cluster)
     mixed = _use_mixed_precision(config.mixed_precision)
@@ -118,7 +145,6 @@ def train(config: TrainConfig) -> dict:
         cluster.task_index,
         mixed,
     )
-    classes = D.load_classes(config.classes_file)
     boundaries, deltas = statistics.for_training(
         config.training_data, config.transform_dir, classes, config.classes_file
     )
@@ -127,7 +153,7 @@ def train(config: TrainConfig) -> dict:
     steps_per_epoch = min(config.eval_every, steps)
     epochs = math.ceil(steps / steps_per_epoch)
     steps = epochs * steps_per_epoch  # whole evaluation periods
-    train_ds, eval_ds = _datasets(config, cluster, boundaries)
+    train_ds, eval_ds = _datasets(config, cluster, boundaries, len(classes))
     with strategy.scope():
         model = build_model(model_config)
         compile_model(
@@ -184,7 +210,11 @@ def finish(
     report: dict = {"global_step": global_step, "steps": steps}
     if config.eval_data:
         eval_ds = D.make_dataset(
-            config.eval_data, config.batch_size, training=False, boundaries=boundaries
+            config.eval_data,
+            config.batch_size,
+            training=False,
+            boundaries=boundaries,
+            num_classes=len(classes),
         )
         report.update(evaluate.evaluation_report(serving_model, eval_ds, classes))
         log.info(
@@ -211,7 +241,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    train(parse_args(argv))
+    config = parse_args(argv)
+    try:
+        train(config)
+    except (D.InputError, TrainingDiverged) as err:
+        # What to fix, without a wall of traceback; the exit status says failed.
+        sys.exit(f"trainer.task: error: {err}")
 
 
 if __name__ == "__main__":
