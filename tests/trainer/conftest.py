@@ -6,12 +6,15 @@
 * `serve_process(export_dir, ...)`: a context manager (also a fixture of the
   same name that returns it) that runs `python -m trainer.serve` in a
   subprocess on a free port, waits until its status route answers and yields
-  the base URL.
+  the base URL; `request` and `predict` talk to it.
+* `sample_export`: a small model trained briefly on the real sample's big
+  classes (slow, needs ../shared), with each class's drawings it never saw.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -23,13 +26,29 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pipeline import features as F
 
 REPO = Path(__file__).resolve().parents[2]
 STATUS_ROUTE = "/v1/models/quickdraw"
+PREDICT_ROUTE = "/v1/models/quickdraw:predict"
 START_TIMEOUT_S = 120.0  # loading TensorFlow and the SavedModel on a busy CPU
+# The sample model: the first SAMPLE_SEEN lines of each big class go through
+# the pipeline (90% train, 10% eval); the rest are never seen. About a minute
+# of pipeline and a minute and a half of training on 2 busy cores (~51% top-1).
+SAMPLE_SEEN = 400
+SAMPLE_MODEL = [
+    "--num_layers=1",
+    "--num_nodes=32",
+    "--num_conv=[32, 48]",
+    "--conv_len=[5, 3]",
+    "--batch_size=64",
+    "--steps=500",
+    "--eval_every=500",
+    "--warmup_steps=50",
+]
 TINY_MODEL = [
     "--num_layers=1",
     "--num_nodes=16",
@@ -162,7 +181,68 @@ def serve_process(
                 process.wait()
 
 
+def request(
+    url: str | urllib.request.Request, body: bytes | None = None
+) -> tuple[int, dict, dict]:
+    """(status, JSON answer, headers) of a GET, or of a POST of `body`."""
+    try:
+        with urllib.request.urlopen(url, data=body, timeout=60) as response:
+            return response.status, orjson.loads(response.read()), response.headers
+    except urllib.error.HTTPError as err:
+        return err.code, orjson.loads(err.read()), err.headers
+
+
+def predict(url: str, payload: object) -> tuple[int, dict]:
+    """(status, JSON answer) of a predict request of `payload`."""
+    status, answer, _ = request(url + PREDICT_ROUTE, orjson.dumps(payload))
+    return status, answer
+
+
 @pytest.fixture(name="serve_process")
 def _serve_process_fixture():
     """`serve_process` as a fixture: `with serve_process(export) as url: ...`."""
     return serve_process
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleModel:
+    """A model of the sample's big classes, and the lines it never saw."""
+
+    export: Path
+    unseen: dict[str, list[bytes]]  # class -> lines neither trained nor evaluated
+
+
+@pytest.fixture(scope="session")
+def sample_export(tmp_path_factory) -> SampleModel:
+    """The pipeline and a short training on the first lines of each big class
+    of the real sample (as `tools.demo` does, smaller); skips without it."""
+    from tools import sample
+
+    if not sample.available():
+        pytest.skip(f"real Quick, Draw! sample not found at {sample.SAMPLE}")
+    root = tmp_path_factory.mktemp("sample_export")
+    inputs = root / "ndjson"
+    inputs.mkdir()
+    unseen = {}
+    for name, lines in sample.big_classes().items():
+        (inputs / f"{name}.ndjson").write_bytes(b"\n".join(lines[:SAMPLE_SEEN]) + b"\n")
+        unseen[name] = lines[SAMPLE_SEEN:]
+    data = root / "data"
+    train = SAMPLE_SEEN * 9 // 10
+    run_module(
+        [
+            "pipeline.main",
+            f"--input={inputs}",
+            f"--output={data}",
+            f"--train_per_class={train}",
+            f"--eval_per_class={SAMPLE_SEEN - train}",
+        ]
+    )
+    export = train_and_export(
+        data,
+        root,
+        f"--classes_file={data / F.CLASSES_FILE}",
+        f"--transform_dir={data / F.TRANSFORM_DIR}",
+        *SAMPLE_MODEL,
+    )
+    return SampleModel(export=export, unseen=unseen)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import shutil
-import urllib.error
 import urllib.request
 
 import numpy as np
@@ -19,31 +18,24 @@ import pytest
 
 from pipeline.simplify import simplify_strokes
 from tests.synthetic import CLASSES, draw
-from tests.trainer.conftest import free_port, serve_process
+from tests.trainer.conftest import (
+    PREDICT_ROUTE as PREDICT,
+)
+from tests.trainer.conftest import (
+    STATUS_ROUTE as STATUS,
+)
+from tests.trainer.conftest import (
+    free_port,
+    predict,
+    request,
+    serve_process,
+)
 from trainer import instances as I
 from trainer.serve import model_info
 
-PREDICT = "/v1/models/quickdraw:predict"
-STATUS = "/v1/models/quickdraw"
 METADATA = "/v1/models/quickdraw/metadata"
 
 pytestmark = pytest.mark.slow  # a trained model and a server process
-
-
-def request(
-    url: str | urllib.request.Request, body: bytes | None = None
-) -> tuple[int, dict, dict]:
-    """(status, JSON answer, headers) of a GET, or of a POST of `body`."""
-    try:
-        with urllib.request.urlopen(url, data=body, timeout=60) as response:
-            return response.status, json.loads(response.read()), response.headers
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read()), err.headers
-
-
-def predict(url: str, payload: object) -> tuple[int, dict]:
-    status, answer, _ = request(url + PREDICT, orjson.dumps(payload))
-    return status, answer
 
 
 def raw_drawing(label: int, seed: int) -> list:
@@ -219,7 +211,7 @@ BAD_REQUESTS = {
         "1 point;",
     ),  # fmt: skip
     "too many points": (
-        {"instances": [GOOD, {"drawing": [[list(range(25_001))] * 2] * 2}]},
+        {"instances": [GOOD, {"drawing": [[list(range(50_001))] * 2] * 2}]},
         1,
         f"more than {I.Limits.max_points} points",
     ),  # fmt: skip
