@@ -17,16 +17,17 @@ tokens. So the reading is done in two passes, vectorised over the batch:
    the drawing grammar (strokes of [xs, ys] or [xs, ys, ts] number lists,
    whitespace allowed between tokens) before it is split into numbers.
 
-A line gets `valid` False, and empty `key_id`/`word`, when it is not such a
-JSON object or its drawing is not usable (not a list of strokes of number
-lists, unequal x/y counts, under 2 points, a coordinate beyond float32). The
-parser also says False when it cannot be sure, never guessing: nesting deeper
-than `MAX_DEPTH`, or a top-level key that is duplicated (orjson keeps the last
-one) or written with escapes (it might spell `drawing`). A bad line never
-fails the batch: it gets a placeholder drawing so that shapes stay intact.
+A line gets `valid` False when it is not such a JSON object or its drawing is
+not usable (not a list of strokes of number lists, unequal x/y counts, under 2
+points, a coordinate beyond float32). It also gets False when the parser cannot
+be sure, never guessing: nesting deeper than `MAX_DEPTH`; a top-level key that
+is duplicated (orjson keeps the last one) or written with escapes (it might
+spell `drawing`), which also empties `key_id` and `word`; a nonzero coordinate
+below float32's smallest normal (TensorFlow's CPU kernels flush it to zero). A
+bad line never fails the batch: it gets a placeholder drawing, so shapes hold.
 
 Coordinates are read as float64 and then rounded to float32, the path a JSON
-decoder followed by a float32 cast takes.
+decoder followed by a float32 cast takes, so they equal the pipeline's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import tensorflow as tf
 from pipeline import features as F
 
 MAX_DEPTH = 32  # deeper lines are "not sure"; drawings are 4 deep
+_F32_TINY = 2.0**-126  # float32's smallest normal number
 
 _WS = r"[ \t\n\r]*"
 _HEX = "[0-9a-fA-F]"
@@ -131,86 +133,109 @@ def json_objects(lines: tf.Tensor) -> tf.Tensor:
     return ok & (~suspect | _numbers_finite(strings, suspect))
 
 
-def _segment_cumsum(values: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
-    """Inclusive cumsum of flat `values` restarting at each row of `rows`."""
-    total = tf.cumsum(values)
-    before = tf.gather(tf.concat([[0], total], 0), rows.row_starts())
-    return total - tf.gather(before, rows.value_rowids())
+class _View(NamedTuple):
+    """The top-level structure of JSON object lines (see `_top_level_view`).
+
+    Attributes:
+      text: string [B], one character per byte kept (bytes read as Latin-1):
+        the line's own tokens, a `V` for each nested value, and escapes as two
+        `\\x01`, so that quotes only delimit strings.
+      kept: int64 ragged [B, characters of text], each character's byte offset
+        in the batch's lines joined; a `V`'s value runs up to the next one.
+      starts: int64 [B], each line's first byte in the lines joined.
+    """
+
+    text: tf.Tensor
+    kept: tf.RaggedTensor
+    starts: tf.Tensor
 
 
-def _top_level_view(lines: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
-    """Each JSON object line with its nested values shrunk to one `V` each.
+def _top_level_view(lines: tf.Tensor) -> _View:
+    """Each line with its nested values shrunk to one `V` each.
 
-    Returns:
-      view: string [B]; escapes become two `\\x01`, so quotes only delimit.
-      kept: int64 ragged [B, view chars], each view character's char index in
-        the line; a `V`'s value runs up to the next kept character.
+    Every line must be a JSON object (see `json_objects`): then each line has
+    an even number of delimiting quotes and balanced brackets, so running sums
+    over the whole batch restart at every line without being told to.
     """
     marked = tf.strings.regex_replace(lines, r"\\[\s\S]", _ESCAPE_MARK * 2)
-    chars = tf.strings.unicode_decode(marked, "UTF-8", errors="replace")
-    chars = chars.with_row_splits_dtype(tf.int64)
-    code = chars.flat_values
-    quote = tf.cast(code == ord('"'), tf.int64)
-    in_string = (_segment_cumsum(quote, chars) % 2 == 1) | (quote == 1)
+    code = tf.io.decode_raw(tf.strings.reduce_join(marked), tf.uint8)
+    code = tf.cast(code, tf.int32)
+    splits = tf.cumsum(tf.cast(tf.strings.length(marked), tf.int64))
+    splits = tf.concat([[0], splits], 0)
+    quote = tf.cast(code == ord('"'), tf.int32)
+    in_string = (tf.bitwise.bitwise_and(tf.cumsum(quote), 1) == 1) | (quote == 1)
     opens = ~in_string & ((code == ord("[")) | (code == ord("{")))
     closes = ~in_string & ((code == ord("]")) | (code == ord("}")))
-    step = tf.cast(opens, tf.int64) - tf.cast(closes, tf.int64)
-    level = _segment_cumsum(step, chars) + tf.cast(closes, tf.int64)
+    level = tf.cumsum(tf.cast(opens, tf.int32) - tf.cast(closes, tf.int32))
+    level += tf.cast(closes, tf.int32)  # a bracket belongs to what it encloses
     nested = opens & (level == 2)
-    keep = chars.with_flat_values((level <= 1) | nested)
-    code = chars.with_flat_values(tf.where(nested, ord(_NESTED), code))
-    view = tf.strings.unicode_encode(tf.ragged.boolean_mask(code, keep), "UTF-8")
-    positions = tf.ragged.range(chars.row_lengths(), dtype=tf.int64)
-    return view, tf.ragged.boolean_mask(positions, keep)
+    keep = (level <= 1) | nested
+    offsets = tf.where(keep)[:, 0]
+    kept_splits = tf.concat([[0], tf.cumsum(tf.cast(keep, tf.int64))], 0)
+    kept = tf.RaggedTensor.from_row_splits(
+        offsets, tf.gather(kept_splits, splits), validate=False
+    )
+    text = kept.with_flat_values(
+        tf.gather(tf.where(nested, ord(_NESTED), code), offsets)
+    )
+    return _View(tf.strings.unicode_encode(text, "UTF-8"), kept, splits[:-1])
 
 
-def _key_once(view: tf.Tensor, key: str) -> tf.Tensor:
-    """bool [B]: `key` is a top-level key of the view exactly once."""
+def _key_once(view: _View, key: str) -> tf.Tensor:
+    """bool [B]: `key` is a top-level key of the line exactly once."""
     key = rf'"{key}"{_WS}:'
-    return tf.strings.regex_full_match(
-        view, rf"[\s\S]*{key}[\s\S]*"
-    ) & ~tf.strings.regex_full_match(view, rf"[\s\S]*{key}[\s\S]*{key}[\s\S]*")
+    once = rf"[\s\S]*{key}[\s\S]*"
+    twice = rf"[\s\S]*{key}[\s\S]*{key}[\s\S]*"
+    return tf.strings.regex_full_match(view.text, once) & ~tf.strings.regex_full_match(
+        view.text, twice
+    )
 
 
 def _field(
     lines: tf.Tensor,
-    view: tf.Tensor,
-    kept: tf.RaggedTensor,
+    view: _View,
     key: str,
     value: str,
     before: str = "",
     after: str = "",
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The top-level `key`'s value text (the line's own characters) where found.
+    """The top-level `key`'s value text (the line's own bytes) where found.
 
     `before`, `value` and `after` are matched in the view, where a nested value
     is one `V`; the text returned is what `value` matched. Its span runs to the
     next character of the view, so a `V` stands for the whole nested value.
     """
     pattern = rf'(?s)^(.*?"{key}"{_WS}:{_WS}{before})({value}){after}.*$'
-    found = _key_once(view, key) & tf.strings.regex_full_match(view, pattern)
-    head = tf.strings.regex_replace(view, pattern, r"\1", replace_global=False)
-    body = tf.strings.regex_replace(view, pattern, r"\2", replace_global=False)
-    first = tf.strings.length(head, unit="UTF8_CHAR")
-    count = tf.strings.length(body, unit="UTF8_CHAR")
-    last = tf.maximum(tf.size(kept.flat_values, tf.int64) - 1, 0)
+    found = _key_once(view, key) & tf.strings.regex_full_match(view.text, pattern)
+    head = tf.strings.regex_replace(view.text, pattern, r"\1", replace_global=False)
+    body = tf.strings.regex_replace(view.text, pattern, r"\2", replace_global=False)
+    first = tf.cast(tf.strings.length(head, unit="UTF8_CHAR"), tf.int64)
+    count = tf.cast(tf.strings.length(body, unit="UTF8_CHAR"), tf.int64)
+    offsets, last = view.kept.flat_values, tf.size(view.kept.flat_values, tf.int64) - 1
 
     def position(index: tf.Tensor) -> tf.Tensor:
-        flat = tf.cast(index, tf.int64) + kept.row_starts()
-        return tf.gather(kept.flat_values, tf.clip_by_value(flat, 0, last))
+        flat = tf.clip_by_value(index + view.kept.row_starts(), 0, tf.maximum(last, 0))
+        return tf.gather(offsets, flat) - view.starts
 
     start = position(first)
-    length = position(first + count) - start
-    text = tf.strings.substr(lines, start, length, unit="UTF8_CHAR")
+    text = tf.strings.substr(lines, start, position(first + count) - start)
     return found, tf.where(found, text, "")
 
 
-def _split_numbers(lists: tf.Tensor) -> tf.RaggedTensor:
-    """ "1,2,3" strings [S] -> float32 ragged [S, points]; "" gives no points."""
+def _split_numbers(lists: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
+    """ "1,2,3" strings [S] -> float32 ragged [S, points] and bool [S], exact.
+
+    The bool is False where a number does not survive as float32: beyond its
+    range, or nonzero below its smallest normal (TensorFlow's CPU kernels
+    flush those to zero, where a JSON decoder would keep a subnormal).
+    """
     tokens = tf.strings.split(lists, ",")
     tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
     wide = tf.strings.to_number(tokens.flat_values, tf.float64)
-    return tokens.with_flat_values(tf.cast(wide, tf.float32))
+    narrow = tf.cast(wide, tf.float32)
+    exact = tf.math.is_finite(narrow) & ((wide == 0) | (tf.abs(wide) >= _F32_TINY))
+    exact = tf.reduce_all(tokens.with_flat_values(exact), axis=1)
+    return tokens.with_flat_values(narrow), exact
 
 
 def _strokes(drawing: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
@@ -220,25 +245,17 @@ def _strokes(drawing: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.T
     strokes = tf.strings.split(inner, "]],[[")  # [B, S]
     parts = tf.strings.split(strokes.flat_values, "],[")  # [S total, 2 or 3]
     starts = parts.row_starts()
-    xs = _split_numbers(tf.gather(parts.flat_values, starts))  # [S total, P]
-    ys = _split_numbers(tf.gather(parts.flat_values, starts + 1))
+    xs, x_exact = _split_numbers(tf.gather(parts.flat_values, starts))  # [S, P]
+    ys, y_exact = _split_numbers(tf.gather(parts.flat_values, starts + 1))
     per_drawing = strokes.row_lengths()
 
     def per_line(values: tf.Tensor) -> tf.RaggedTensor:
         return tf.RaggedTensor.from_row_lengths(values, per_drawing)
 
-    same_counts = tf.reduce_all(per_line(xs.row_lengths() == ys.row_lengths()), 1)
+    good = (xs.row_lengths() == ys.row_lengths()) & x_exact & y_exact
     points = tf.reduce_sum(per_line(xs.row_lengths()), axis=1)
-
-    def finite(coords: tf.RaggedTensor) -> tf.Tensor:
-        each = coords.with_flat_values(tf.math.is_finite(coords.flat_values))
-        return tf.reduce_all(per_line(tf.reduce_all(each, axis=1)), axis=1)
-
-    return (
-        per_line(xs),
-        per_line(ys),
-        same_counts & (points >= 2) & finite(xs) & finite(ys),
-    )
+    usable = tf.reduce_all(per_line(good), axis=1) & (points >= 2)
+    return per_line(xs), per_line(ys), usable
 
 
 def _placeholders_where_not(
@@ -263,22 +280,20 @@ def parse_lines(lines: tf.Tensor) -> ParsedLines:
     lines = tf.convert_to_tensor(lines, tf.string)
     objects = json_objects(lines)
     lines = tf.where(objects, lines, "{}")
-    view, kept = _top_level_view(lines)
+    view = _top_level_view(lines)
     # A key written with escapes might spell one of ours: not sure of any.
     sure = objects & ~tf.strings.regex_full_match(
-        view, rf'[\s\S]*"[^"]*{_ESCAPE_MARK}[^"]*"{_WS}:[\s\S]*'
+        view.text, rf'[\s\S]*"[^"]*{_ESCAPE_MARK}[^"]*"{_WS}:[\s\S]*'
     )
-    found, drawing = _field(lines, view, kept, F.DRAWING, _NESTED)
+    found, drawing = _field(lines, view, F.DRAWING, _NESTED)
     found = sure & found & tf.strings.regex_full_match(drawing, _DRAWING)
     drawing = tf.strings.regex_replace(drawing, r"[ \t\n\r]+", "")
     x, y, usable = _strokes(tf.where(found, drawing, _PLACEHOLDER))
     valid = found & usable
-    _, word = _field(lines, view, kept, F.WORD, '[^"]*', before='"', after='"')
-    is_text, text_id = _field(
-        lines, view, kept, F.KEY_ID, '[^"]*', before='"', after='"'
-    )
+    _, word = _field(lines, view, F.WORD, '[^"]*', before='"', after='"')
+    is_text, text_id = _field(lines, view, F.KEY_ID, '[^"]*', before='"', after='"')
     _, number_id = _field(
-        lines, view, kept, F.KEY_ID, r"-?(?:0|[1-9][0-9]{0,17})", after="[ \t\n\r,}]"
+        lines, view, F.KEY_ID, r"-?(?:0|[1-9][0-9]{0,17})", after="[ \t\n\r,}]"
     )
     key_id = tf.where(is_text, text_id, number_id)
     return ParsedLines(
