@@ -343,6 +343,21 @@ def test_the_structured_lines_reach_every_outcome():
     assert ink.Reason.MALFORMED_JSON in outcomes  # and the shallow end too
 
 
+def check_batch(batch: list[bytes], simplify: bool = False) -> None:
+    """encode_batch concatenates drawings: one drawing's values must not
+    change, or break, another's encoding."""
+    drawings = [d for d in (check_line(x, simplify) for x in batch) if d is not None]
+    inks, errors = ink.encode_batch(drawings)
+    assert len(inks) == len(drawings)
+    for i, drawing in enumerate(drawings):
+        (alone,), alone_errors = ink.encode_batch([drawing])
+        if alone is None:
+            assert inks[i] is None and errors[i].reason == alone_errors[0].reason
+        else:
+            assert i not in errors
+            np.testing.assert_array_equal(inks[i], alone)
+
+
 @fuzz(100)
 @given(st.lists(lines(), max_size=8))
 @example([GOOD, OVERFLOWING_EXTENT, GOOD])
@@ -354,18 +369,7 @@ def test_the_structured_lines_reach_every_outcome():
     ]
 )
 def test_a_batch_encodes_each_drawing_as_alone(batch):
-    """encode_batch concatenates drawings: one drawing's values must not
-    change, or break, another's encoding."""
-    drawings = [d for d in map(check_line, batch) if d is not None]
-    inks, errors = ink.encode_batch(drawings)
-    assert len(inks) == len(drawings)
-    for i, drawing in enumerate(drawings):
-        (alone,), alone_errors = ink.encode_batch([drawing])
-        if alone is None:
-            assert inks[i] is None and errors[i].reason == alone_errors[0].reason
-        else:
-            assert i not in errors
-            np.testing.assert_array_equal(inks[i], alone)
+    check_batch(batch)
 
 
 # --------------------------------------------------------------------------
