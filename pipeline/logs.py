@@ -154,8 +154,11 @@ def setup(
         if stderr_filter:
             _pipe_stderr_through_filter()
     # Before TensorFlow's import: its logger adds no handler of its own when
-    # the root has one, so nothing prints twice.
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # the root has one, so nothing prints twice. Handlers already there (a
+    # test's log capture) stay.
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     return verbose
 
