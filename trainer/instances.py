@@ -12,9 +12,11 @@ Simplification: the model was trained on the dataset's simplified drawings
 (aligned to the origin, scaled to 0-255, resampled at 1 px and
 Ramer-Douglas-Peucker with epsilon 2), so a raw drawing, far denser, must be
 simplified the same way first (`pipeline.simplify.simplify_strokes`). A drawing
-whose coordinates are all integers in 0-255 is taken as already simplified and
-passed unchanged: it is then scored exactly as TF Serving and `trainer.predict`
-score the same line (`needs_simplification` says why not simplify all).
+whose strokes carry times (`[xs, ys, ts]`, the raw format; the drawing page
+sends them) is raw. One without times whose coordinates are all integers in
+0-255 is taken as already simplified and passed unchanged: it is then scored
+exactly as TF Serving and `trainer.predict` score the same line
+(`needs_simplification` says why not simplify all).
 
 Every check names the instance (its index) and what is wrong, so a client can
 fix its request; nothing here imports TensorFlow or aiohttp.
@@ -111,19 +113,22 @@ def checked_strokes(drawing: Any, index: int, max_points: int) -> list[list[list
     return strokes
 
 
-def needs_simplification(strokes: list[list[list]]) -> bool:
+def needs_simplification(strokes: list[list[list]], timed: bool = False) -> bool:
     """Whether the drawing is not already in the dataset's simplified format.
 
-    Simplified drawings hold integers in 0-255 (not always spanning the whole
-    box: RDP can drop an extreme point). Simplifying them again is far from
-    the identity: it left 345 of the sample's 17,989 simplified drawings
-    (1.9%) unchanged and dropped a few points from the others (RDP then runs
-    on rounded points and on no denser line). So they are passed as they are,
-    which also keeps the server's answer for a dataset line equal to TF
-    Serving's for the same line. A raw drawing that happens to fit the box in
-    whole pixels is taken as simplified too: a drawing of at most 255 px on a
-    canvas of hundreds, drawn in its top-left corner.
+    Simplified drawings have no times and hold integers in 0-255 (not always
+    spanning the whole box: RDP can drop an extreme point). Simplifying them
+    again is far from the identity: it left 345 of the sample's 17,989
+    simplified drawings (1.9%) unchanged and dropped a few points from the
+    others (RDP then runs on rounded points and on no denser line). So they
+    are passed as they are, which also keeps the server's answer for a dataset
+    line equal to TF Serving's for the same line. A raw drawing without times
+    that happens to fit the box in whole pixels (at most 255 px, drawn in a
+    canvas's top-left corner) is taken as simplified too: a client that sends
+    such drawings should send the times (`timed`), as the drawing page does.
     """
+    if timed:
+        return True
     for xs, ys in strokes:
         for v in (*xs, *ys):
             if type(v) is not int or not 0 <= v <= SIMPLIFIED_MAX:
@@ -170,7 +175,8 @@ def parse_instance(value: Any, index: int, limits: Limits) -> Instance:
     if F.DRAWING not in value:
         raise BadRequest('no "drawing"', index)
     strokes = checked_strokes(value[F.DRAWING], index, limits.max_points)
-    simplify = needs_simplification(strokes)
+    timed = any(len(stroke) == 3 for stroke in value[F.DRAWING])  # checked above
+    simplify = needs_simplification(strokes, timed)
     if simplify:
         strokes = _simplify(strokes, index)
     echo = _echo(value)

@@ -65,18 +65,18 @@ class ServeConfig:
     """One server; each field is a flag, each default lives here."""
 
     model: str = _flag(
-        "", "exported model directory, local or gs:// (default $AIP_STORAGE_URI)",
+        "", "exported model directory, local or gs://; $AIP_STORAGE_URI when set",
         env="AIP_STORAGE_URI",
     )  # fmt: skip
     host: str = _flag("127.0.0.1", "address to listen on; 0.0.0.0 in a container")
-    port: int = _flag(8080, "port (default $AIP_HTTP_PORT, else 8080)",
+    port: int = _flag(8080, "port; $AIP_HTTP_PORT when set",
                       env="AIP_HTTP_PORT", type=int)  # fmt: skip
     predict_route: str = _flag(
-        "", "an extra predict route (default $AIP_PREDICT_ROUTE)",
+        "", "an extra predict route; $AIP_PREDICT_ROUTE when set",
         env="AIP_PREDICT_ROUTE",
     )  # fmt: skip
     health_route: str = _flag(
-        "", "an extra health route (default $AIP_HEALTH_ROUTE)",
+        "", "an extra health route; $AIP_HEALTH_ROUTE when set",
         env="AIP_HEALTH_ROUTE",
     )  # fmt: skip
     max_body_bytes: int = _flag(

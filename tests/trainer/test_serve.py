@@ -118,6 +118,21 @@ def test_simplified_drawings_are_not_simplified_again(server, predictor):
     assert_same_scores(answer["predictions"][0], reference(predictor, strokes, k=3))
 
 
+def test_strokes_with_times_are_raw_even_in_whole_pixels_within_0_255(
+    server, predictor
+):
+    """A small drawing in a canvas's top-left corner looks simplified but for
+    its times, which the simplified format never has."""
+    strokes = simplify_strokes(raw_drawing(1, 11))  # whole pixels in 0-255
+    small = [[[x // 2 for x in xs], [y // 2 for y in ys]] for xs, ys in strokes]
+    timed = [[xs, ys, list(range(len(xs)))] for xs, ys in small]
+    assert simplify_strokes(small) != small
+    _, answer = predict(server, {"instances": [{"drawing": timed}, {"drawing": small}]})
+    with_times, without = answer["predictions"]
+    assert_same_scores(with_times, reference(predictor, simplify_strokes(small), 3))
+    assert_same_scores(without, reference(predictor, small, 3))
+
+
 def test_key_id_and_word_are_echoed_when_given(server):
     strokes = simplify_strokes(raw_drawing(2, 3))
     instances = [
