@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import logs
 from tools.panels import Panel, add_predictions, expand_inputs, is_tfrecord, load_panels
 
 DEFAULT_LIMIT = 36
@@ -172,7 +173,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
     )
     parser.add_argument("--model", type=Path, help="model dir: show its top prediction")
     parser.add_argument("--cols", type=int, help="panels per row")
+    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
     ns = parser.parse_args(argv)
+    del ns.verbose  # read by pipeline.logs
     if ns.limit < 1:
         parser.error("--limit must be at least 1")
     if ns.cols is not None and ns.cols < 1:
@@ -198,4 +201,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    # TensorFlow is imported later, to read records or a model.
+    logs.setup(sys.argv[1:], stderr_filter=True)
     main()

@@ -11,6 +11,7 @@ import logging
 import math
 import posixpath
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -52,12 +53,20 @@ class HistoryWriter(keras.callbacks.Callback):
             with tf.io.gfile.GFile(self.path) as f:
                 self.entries = [e for e in json.load(f) if e["epoch"] < start]
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.monotonic()
+
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         entry = {"epoch": epoch, "step": step}
         entry.update({k: float(v) for k, v in (logs or {}).items()})
         self.entries.append(entry)
-        log.info("epoch %d done at step %d: %s", epoch, step, json.dumps(entry))
+        # The run's progress line (Keras' own is off): one per period.
+        seconds = time.monotonic() - getattr(self, "_started", time.monotonic())
+        metrics = "  ".join(
+            f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "step")
+        )
+        log.info("epoch %d, step %d, %.0f s: %s", epoch, step, seconds, metrics)
         if self.write:
             write_json(self.path, self.entries)
 

@@ -32,11 +32,17 @@ Outputs in `--model_dir`: `checkpoints/` (weights after each period),
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # before TensorFlow's import prints its notices
+    from pipeline import logs
+
+    logs.setup(sys.argv[1:], stderr_filter=True)
+
 import dataclasses
 import logging
 import math
 import posixpath
-import sys
 import warnings
 from collections.abc import Sequence
 
@@ -44,6 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipeline import logs
 from trainer import data as D
 from trainer import distribute, evaluate, export, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
@@ -178,7 +185,7 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
             validation_steps=config.eval_steps or None,
             callbacks=callbacks,
             shuffle=False,  # the dataset shuffles itself
-            verbose=2,
+            verbose=0,  # HistoryWriter logs each period's line
         )
     # Replicas must end with identical weights; the log line lets people (and
     # the multi-worker test) check that they did.
@@ -238,9 +245,7 @@ def finish(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line: flags -> TrainConfig -> train()."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.setup(argv)
     config = parse_args(argv)
     try:
         train(config)
