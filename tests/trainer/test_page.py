@@ -276,12 +276,6 @@ def test_api_errors_are_shown_on_the_page(page, server):
     expect(page.locator("#guesses > li")).to_have_count(0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trainer.instances takes a raw drawing of whole pixels within 0-255 "
-    "for a simplified one and does not simplify it; the page's strokes carry "
-    "times, which the simplified format never has",
-)
 def test_guesses_do_not_depend_on_where_the_drawing_is(page, server):
     """A small drawing in the canvas's top-left corner is as raw as one in the
     opposite corner, although all its coordinates are whole pixels in 0-255,
