@@ -106,9 +106,19 @@ def _numbers_finite(strings: tf.Tensor, check: tf.Tensor) -> tf.Tensor:
 
     `strings` are JSON lines with their strings collapsed to `""`.
     """
-    text = tf.where(check, strings, "")
-    text = tf.strings.regex_replace(text, r"true|false|null|[^-+.eE0-9]+", " ")
-    numbers = tf.strings.split(tf.strings.strip(text))
+    text = tf.strings.regex_replace(
+        tf.where(check, strings, ""), "true|false|null", " "
+    )
+    text = tf.strings.regex_replace(text, r"[^-+.eE0-9]+", " ")
+    tokens = tf.strings.split(tf.strings.strip(text))
+    # Only numbers reach to_number, which would fail the whole batch otherwise.
+    numbers = tokens.with_flat_values(
+        tf.where(
+            tf.strings.regex_full_match(tokens.flat_values, _NUMBER),
+            tokens.flat_values,
+            "inf",
+        )
+    )
     finite = tf.math.is_finite(tf.strings.to_number(numbers, tf.float64))
     return tf.reduce_all(finite, axis=1)
 

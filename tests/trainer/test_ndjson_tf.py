@@ -398,6 +398,14 @@ def test_numbers_are_read_as_a_json_decoder_then_float32_would(read):
     np.testing.assert_array_equal(got.x[0], expected)
 
 
+def test_numbers_that_may_overflow_are_checked_exactly(read):
+    ok = b'{"t":[true,false,null],"n":1e300,"m":' + b"9" * 300 + b',"drawing":'
+    too_big = b'{"t":true,"n":1e309,"drawing":'
+    got = read([ok + DRAWING + b"}", too_big + DRAWING + b"}"])
+    assert [g.valid for g in got] == [True, False]
+    assert orjson_reading(ok + DRAWING + b"}")[1] is not None
+
+
 @pytest.mark.parametrize(
     "line",
     [
