@@ -112,7 +112,8 @@ def _int_list(text: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """A flag's boolean value: 1/0, true/false, yes/no, on/off."""
     if text.lower() in ("1", "true", "yes", "on"):
         return True
     if text.lower() in ("0", "false", "no", "off"):
@@ -130,7 +131,7 @@ def _flag(default: object = dataclasses.MISSING, help: str = "", **argparse_kwar
 
 def _switch(default: bool, help: str = ""):
     """`--name`, `--name=true` or `--name=false`, as the tutorial's flags take."""
-    return _flag(default, help, type=_bool, nargs="?", const=True)
+    return _flag(default, help, type=parse_bool, nargs="?", const=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Sequence
 
 from trainer.serve_app import MODEL_ROUTE, PREDICT_ROUTE
-from trainer.submit import IMAGE_NAME, REPOSITORY, default_image
+from trainer.submit import IMAGE_NAME, REPOSITORY, default_image, split_passthrough
 
 SERVE_COMMAND = ("python", "-m", "trainer.serve")
 # Inside a container, listening on localhost would reach no one.
@@ -92,11 +92,7 @@ class DeployConfig:
 
 def parse_args(argv: Sequence[str]) -> DeployConfig:
     """Flags before `--` are ours; everything after goes to trainer.serve."""
-    argv = list(argv)
-    serve_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, serve_args = argv[:split], argv[split + 1 :]
+    argv, serve_args = split_passthrough(argv)
     parser = argparse.ArgumentParser(
         prog="python -m trainer.deploy",
         description="Deploy an exported model to a Vertex AI endpoint; "

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 
 from pipeline import logs
 from trainer import instances as I
+from trainer.config import parse_bool
 from trainer.serve_app import AppSettings, ModelInfo
 
 log = logging.getLogger("trainer.serve")
@@ -50,14 +51,6 @@ def _flag(default: object, help: str, env: str | None = None, **kwargs):
     return dataclasses.field(
         default=default, metadata={"help": help, "env": env, **kwargs}
     )
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +82,7 @@ class ServeConfig:
     threads: int = _flag(2, "model calls at a time", type=int)
     gather: bool = _flag(
         True, "gather the requests that wait into one model call",
-        type=_bool, nargs="?", const=True,
+        type=parse_bool, nargs="?", const=True,
     )  # fmt: skip
     # A batch is padded to its longest drawing: on the demo's model, calls of 8
     # drawings score 430/s, of 64 400/s, of 256 240/s (one at a time: 130/s).

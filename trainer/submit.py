@@ -131,13 +131,18 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the flags before `--`, the ones after it, which go to the container)."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    split = argv.index("--")
+    return argv[:split], argv[split + 1 :]
+
+
 def parse_args(argv: Sequence[str]) -> SubmitConfig:
     """Flags before `--` are ours; everything after goes to trainer.task."""
-    argv = list(argv)
-    trainer_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, trainer_args = argv[:split], argv[split + 1 :]
+    argv, trainer_args = split_passthrough(argv)
     parser = _build_parser()
     values = vars(parser.parse_args(argv))
     values["staging_bucket"] = values["staging_bucket"].rstrip("/")

@@ -83,6 +83,26 @@ def run_module(args: Sequence[str], env: Mapping[str, str] | None = None) -> Non
         pytest.fail(f"python -m {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
+def cloud_dry_run(module: str, *flags: str) -> dict:
+    """Runs `python -m trainer.MODULE --dry-run ...` in a fresh interpreter and
+    returns the spec it prints: a dry run must need no cloud library or TF."""
+    code = (
+        f"import sys, runpy; sys.argv[0] = {module!r};"
+        f"runpy.run_module('trainer.{module}', run_name='__main__');"
+        "assert 'google.cloud.aiplatform' not in sys.modules;"
+        "assert 'tensorflow' not in sys.modules"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *flags],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return orjson.loads(out.stdout)
+
+
 def train_and_export(data: Path, out: Path, *extra: str) -> Path:
     """trainer.task on `data` (a pipeline-style output dir); returns the export.
 

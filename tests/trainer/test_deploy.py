@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.trainer.conftest import cloud_dry_run
 from trainer import deploy, serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,22 +15,7 @@ BASE = ["--project=my-project-123", "--artifact_uri=gs://b/jobs/run-1/model/"]
 
 
 def dry_run(*flags: str) -> dict:
-    """Runs the CLI in a fresh interpreter: it must need no cloud libraries."""
-    code = (
-        "import sys, runpy; sys.argv[0] = 'deploy';"
-        "runpy.run_module('trainer.deploy', run_name='__main__');"
-        "assert 'google.cloud.aiplatform' not in sys.modules;"
-        "assert 'tensorflow' not in sys.modules"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *flags],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
+    return cloud_dry_run("deploy", *flags)
 
 
 def test_dry_run_uploads_the_export_with_the_trainer_image_running_serve():

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.trainer.conftest import cloud_dry_run
 from trainer import submit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,22 +24,7 @@ TRAINER_ARGS = [
 
 
 def dry_run(*flags: str) -> dict:
-    """Runs the CLI in a fresh interpreter: it must need no cloud libraries."""
-    code = (
-        "import sys, runpy; sys.argv[0] = 'submit';"
-        "runpy.run_module('trainer.submit', run_name='__main__');"
-        "assert 'google.cloud.aiplatform' not in sys.modules;"
-        "assert 'tensorflow' not in sys.modules"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *flags],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
+    return cloud_dry_run("submit", *flags)
 
 
 def test_one_worker_runs_the_trainer_image_with_the_args_unchanged():
