@@ -80,7 +80,10 @@ class _Serving:
 
     def strokes(self, x: tf.RaggedTensor, y: tf.RaggedTensor, valid: tf.Tensor) -> dict:
         ink, lengths = _pad_ink(ink_tf.strokes_to_ink(x, y))
-        return self.top_k_of(ink, lengths, valid & (lengths > 0))
+        # Finite coordinates whose span is not (3e38 and -3e38) give NaN ink;
+        # the pipeline rejects such drawings as non_finite, serving too.
+        finite = tf.reduce_all(tf.math.is_finite(ink), axis=[1, 2])
+        return self.top_k_of(ink, lengths, valid & (lengths > 0) & finite)
 
     def ndjson(self, lines: tf.Tensor) -> dict:
         parsed = ndjson_tf.parse_lines(lines)

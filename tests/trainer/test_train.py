@@ -179,12 +179,15 @@ def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
     lines = [ndjson_line(draw(y, rng), y, f"k{i}") for i, y in enumerate(labels)]
     lines.insert(3, '{"word": "circle", "key_id": "bad", "drawing": [[[1, 2], [3]]]}')
     lines.insert(5, "this is not json")
+    # Finite coordinates whose span overflows float32: NaN ink, so not usable.
+    lines.insert(7, '{"key_id": "huge", "drawing": [[[3e38, -3e38], [0, 1]]]}')
     predictor = predict.load(trained / "export")
     results = predictor.predict(lines, k=2)
     assert len(results) == len(lines)
     assert "error" in results[3] and results[3]["key_id"] == "bad"
     assert "error" in results[5]
-    good = [r for i, r in enumerate(results) if i not in (3, 5)]
+    assert "error" in results[7] and results[7]["key_id"] == "huge"
+    good = [r for i, r in enumerate(results) if i not in (3, 5, 7)]
     assert [r["key_id"] for r in good] == [f"k{i}" for i in range(40)]
     assert all(len(r["top_k"]) == 2 for r in good)
     top1 = [r["top_k"][0]["class"] for r in good]
