@@ -22,8 +22,8 @@ not usable (not a list of strokes of number lists, unequal x/y counts, under 2
 points, a coordinate beyond float32). It also gets False when the parser cannot
 be sure, never guessing: nesting deeper than `MAX_DEPTH`; a top-level key that
 is duplicated (orjson keeps the last one) or written with escapes (it might
-spell `drawing`), which also empties `key_id` and `word`; a nonzero coordinate
-below float32's smallest normal (TensorFlow's CPU kernels flush it to zero). A
+spell `drawing`), which also empties `key_id` and `word`; a coordinate that is
+a nonzero float32 subnormal (TensorFlow's CPU kernels flush it to zero). A
 bad line never fails the batch: it gets a placeholder drawing, so shapes hold.
 
 Coordinates are read as float64 and then rounded to float32, the path a JSON
@@ -40,6 +40,7 @@ from pipeline import features as F
 
 MAX_DEPTH = 32  # deeper lines are "not sure"; drawings are 4 deep
 _F32_TINY = 2.0**-126  # float32's smallest normal number
+_F32_ZERO = 2.0**-150  # at most this rounds to zero in float32
 
 _WS = r"[ \t\n\r]*"
 _HEX = "[0-9a-fA-F]"
@@ -227,23 +228,26 @@ def _field(
         flat = tf.clip_by_value(index + view.kept.row_starts(), 0, tf.maximum(last, 0))
         return tf.gather(offsets, flat) - view.starts
 
-    start = position(first)
-    text = tf.strings.substr(lines, start, position(first + count) - start)
-    return found, tf.where(found, text, "")
+    # Clipped, as substr fails the batch on a position beyond a line's end.
+    size = tf.cast(tf.strings.length(lines), tf.int64)
+    start = tf.clip_by_value(position(first), 0, size)
+    end = tf.clip_by_value(position(first + count), start, size)
+    return found, tf.where(found, tf.strings.substr(lines, start, end - start), "")
 
 
 def _split_numbers(lists: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
     """ "1,2,3" strings [S] -> float32 ragged [S, points] and bool [S], exact.
 
     The bool is False where a number does not survive as float32: beyond its
-    range, or nonzero below its smallest normal (TensorFlow's CPU kernels
-    flush those to zero, where a JSON decoder would keep a subnormal).
+    range, or one that rounds to a nonzero float32 below the smallest normal
+    (TensorFlow's CPU kernels flush those to zero, numpy keeps a subnormal).
     """
     tokens = tf.strings.split(lists, ",")
     tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
     wide = tf.strings.to_number(tokens.flat_values, tf.float64)
     narrow = tf.cast(wide, tf.float32)
-    exact = tf.math.is_finite(narrow) & ((wide == 0) | (tf.abs(wide) >= _F32_TINY))
+    size = tf.abs(wide)
+    exact = tf.math.is_finite(narrow) & ((size >= _F32_TINY) | (size <= _F32_ZERO))
     exact = tf.reduce_all(tokens.with_flat_values(exact), axis=1)
     return tokens.with_flat_values(narrow), exact
 
