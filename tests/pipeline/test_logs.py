@@ -90,8 +90,7 @@ def test_verbose_from_flag_or_environment(monkeypatch, argv, env, verbose) -> No
 
 
 def _predict(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **(env or {})}
-    environment.pop(logs.VERBOSE_ENV, None)
+    environment = {k: v for k, v in os.environ.items() if k != logs.VERBOSE_ENV}
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "trainer.predict", *args],

@@ -63,7 +63,7 @@ TINY_MODEL = [
 
 def product_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment the product's commands run in, from this checkout."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     for name in ("TF_CONFIG", "TF_USE_LEGACY_KERAS"):
         env.pop(name, None)
     env.update(extra or {})

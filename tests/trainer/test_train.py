@@ -5,7 +5,6 @@ model small enough that the whole file takes a couple of minutes."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 from pipeline import features as F
 from tests.synthetic import CLASSES, draw, ndjson_line, to_ink, write_records
+from tests.trainer.conftest import product_env
 from trainer import config as C
 from trainer import data as D
 from trainer import statistics
@@ -49,13 +49,10 @@ def flags(data: Path, model_dir: Path, *extra: str) -> list[str]:
 
 
 def run_task(args: list[str], env: dict | None = None, stdout=subprocess.PIPE):
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    full_env.pop("TF_CONFIG", None)
-    full_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "trainer.task", *args],
         cwd=REPO,
-        env=full_env,
+        env=product_env(env),
         stdout=stdout,
         stderr=subprocess.STDOUT,
         text=True,
@@ -211,7 +208,7 @@ def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
             str(path),
         ],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=product_env(),
         capture_output=True,
         text=True,
         check=True,
