@@ -1,11 +1,11 @@
 # The trainer image: `python -m trainer.task` on Debian's Python 3.11 with only
 # what training and serving need (TensorFlow, Keras, tensorboard, numpy, orjson,
-# the trainer and the pipeline modules it imports): no Beam, no tf.Transform.
+# aiohttp; the drawing, trainer and serving packages): no Beam, no tf.Transform.
 #
 #   docker build -t quickdraw-trainer .                         # GPU: CUDA 12 from pip
 #   docker build --build-arg VARIANT=cpu -t quickdraw-trainer:cpu .
 #   docker run IMAGE --training_data=gs://... --model_dir=...   # trainer.task's flags
-#   docker run --entrypoint python IMAGE -m trainer.predict --model DIR lines.ndjson
+#   docker run --entrypoint python IMAGE -m serving.predict --model DIR lines.ndjson
 #
 # `make image` builds it locally; cloudbuild.yaml builds it and pushes it to
 # Artifact Registry, where `python -m trainer.submit` finds it by default.
@@ -41,9 +41,9 @@ RUN set -eu; \
     if [ "$VARIANT" = cpu ] && pip list 2>/dev/null | grep -i '^nvidia-'; then \
       echo "the cpu variant must hold no CUDA wheels" >&2; exit 1; \
     fi
-COPY pipeline/__init__.py pipeline/features.py pipeline/ink.py pipeline/ink_tf.py \
-     pipeline/logs.py pipeline/simplify.py pipeline/
+COPY drawing/ drawing/
 COPY trainer/ trainer/
+COPY serving/ serving/
 RUN pip install --no-cache-dir --no-deps --force-reinstall . && rm -rf build *.egg-info
 
 WORKDIR /

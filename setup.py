@@ -1,8 +1,10 @@
-"""Packages `pipeline`, `trainer` and `tools`; the extras say who needs what.
+"""Packages `drawing`, `pipeline`, `trainer`, `serving` and `tools`; the extras
+say who needs what.
 
 - The plain install is what training and serving need, and all that the
   trainer image (Dockerfile) holds: TensorFlow, Keras, tensorboard, numpy,
-  orjson, aiohttp (trainer.serve). `[gpu]` adds TensorFlow's CUDA 12 libraries from pip.
+  orjson, aiohttp (serving.serve). `[gpu]` adds TensorFlow's CUDA 12 libraries
+  from pip.
 - `[pipeline]` adds Apache Beam and tf.Transform. Dataflow workers install
   this package from `--setup_file ./setup.py`, which cannot name an extra, so
   `pipeline.main` hands them this extra as a requirements file, read from the
@@ -24,7 +26,7 @@ REQUIRED = [
     "tensorboard==2.21.*",
     "numpy",
     "orjson",
-    # trainer.serve: the drawing page and the TF Serving-style REST API.
+    # serving.serve: the drawing page and the TF Serving-style REST API.
     "aiohttp>=3.9,<4",
 ]
 
@@ -51,11 +53,13 @@ EXTRAS["dev"] = [*EXTRAS["test"], "ruff"]
 setup(
     name="quickdraw-rnn",
     version="0.1.0",
-    description="Quick, Draw! sketch classifier: Beam preprocessing and Keras trainer",
+    description="Quick, Draw! sketch classifiers: Beam pipeline, Keras trainer, server",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["pipeline", "trainer", "tools"]),
-    # trainer.serve's drawing page, installed beside the code (and in the image).
-    package_data={"trainer": ["static/*"]},
+    packages=find_packages(
+        include=["drawing", "pipeline", "trainer", "serving", "tools"]
+    ),
+    # serving.serve's drawing page, installed beside the code (and in the image).
+    package_data={"serving": ["static/*"]},
     install_requires=REQUIRED,
     extras_require=EXTRAS,
 )

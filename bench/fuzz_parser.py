@@ -7,7 +7,7 @@ Every line must give a drawing or a `BadDrawing` with a reason, an accepted
 drawing must encode to finite ink of the right shape, and a batch must encode
 each drawing as it encodes alone: the contract of
 `tests/pipeline/test_fuzz_ink.py`, whose checks this runs, guided by coverage
-of `pipeline.ink` and `pipeline.simplify`, for as long as one likes.
+of `drawing.ink` and `drawing.simplify`, for as long as one likes.
 
 Two modes. `records` (default): the fuzzer's bytes drive the choices of a
 record builder (strokes, their lengths and layout, numbers at float32's edges),
@@ -119,7 +119,7 @@ def _fuzz(args: argparse.Namespace) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["pipeline"]):
-        from pipeline import ink, simplify  # noqa: F401 (instrumented)
+        from drawing import ink, ndjson, simplify  # noqa: F401 (instrumented)
     from tests.pipeline.test_fuzz_ink import CLASS_INDEX, MAX_POINTS, check_batch
 
     outcomes: collections.Counter = collections.Counter()
@@ -131,10 +131,10 @@ def _fuzz(args: argparse.Namespace) -> None:
         check_batch(lines, args.simplify)  # raises on a broken contract
         for line in lines:  # tally what the lines became, for the report
             try:
-                drawing = ink.parse_drawing(
+                drawing = ndjson.parse_drawing(
                     line, CLASS_INDEX, MAX_POINTS, args.simplify
                 )
-            except ink.BadDrawing as err:
+            except ndjson.BadDrawing as err:
                 outcomes[err.reason.value] += 1
                 continue
             inks, errors = ink.encode_batch([drawing])
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="fuzz_parser-"))
     _prepare(work)
     print(
-        f"fuzzing pipeline.ink ({args.mode}) for {args.seconds} s in {work}", flush=True
+        f"fuzzing drawing.ink ({args.mode}) for {args.seconds} s in {work}", flush=True
     )
     child = [sys.executable, __file__, "--_child", f"--seconds={args.seconds}"]
     child += [f"--work={work}", f"--mode={args.mode}"]

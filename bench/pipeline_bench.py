@@ -64,10 +64,11 @@ def all_lines(directory: Path) -> list[bytes]:
 
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
     """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does."""
-    from pipeline import ink, records
+    from drawing import ink, ndjson
+    from pipeline import records
 
     for i in range(0, len(lines), 512):
-        drawings = [ink.parse_drawing(line, classes) for line in lines[i : i + 512]]
+        drawings = [ndjson.parse_drawing(line, classes) for line in lines[i : i + 512]]
         inks, _ = ink.encode_batch(drawings)
         for drawing, encoded in zip(drawings, inks, strict=True):
             records.serialize(drawing, encoded, classes[drawing.word])

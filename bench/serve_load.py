@@ -1,9 +1,9 @@
-"""Load test of `trainer.serve` on loopback, against the model alone in-process.
+"""Load test of `serving.serve` on loopback, against the model alone in-process.
 
   .venv/bin/python bench/serve_load.py --model demo_out/export \\
       [--clients 8] [--seconds 20] [--instances 1] [-- --gather false]
 
-Starts `python -m trainer.serve` on the model (args after `--` go to it), then
+Starts `python -m serving.serve` on the model (args after `--` go to it), then
 N clients send predict requests as fast as they are answered, each waiting for
 its answer before the next (as the drawing page does), for T seconds. The
 drawings are the sample's real raw-format drawings (`raw_extra/`: floats,
@@ -12,7 +12,7 @@ would the page's.
 
 Reports drawings per second, p50 and p99 latency, and every failed request
 (status and answer, or the exception). Baseline, measured in the same run on
-the same drawings: `trainer.predict.Predictor` in this process on their
+the same drawings: `serving.predict.Predictor` in this process on their
 simplified lines (no HTTP, no simplification) in batches of 1, 8, 64 and 256,
 so the server's throughput is also given as a ratio to the best of them and
 to one drawing per call.
@@ -60,8 +60,8 @@ def baseline(model: str, drawings: list[list], seconds: float = 5.0) -> dict:
     """Drawings per second of the in-process Predictor on the simplified lines,
     at a few batch sizes (bigger is not always faster: a batch is padded to
     its longest drawing)."""
-    from pipeline.simplify import simplify_strokes
-    from trainer.predict import Predictor
+    from drawing.simplify import simplify_strokes
+    from serving.predict import Predictor
 
     lines = [orjson.dumps({"drawing": simplify_strokes(d)}) for d in drawings]
     predictor = Predictor(model)
@@ -79,11 +79,11 @@ def baseline(model: str, drawings: list[list], seconds: float = 5.0) -> dict:
 
 @contextlib.contextmanager
 def running_server(model: str, args: list[str]):
-    """`python -m trainer.serve` on a free port; yields (url, process, its log)."""
+    """`python -m serving.serve` on a free port; yields (url, process, its log)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "trainer.serve", "--model", model,
+    command = [sys.executable, "-m", "serving.serve", "--model", model,
                "--port", str(port), *args]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryFile("w+") as log:
@@ -111,7 +111,7 @@ async def ready(session, url: str, process, log, timeout: float = 180.0) -> None
             pass
         await asyncio.sleep(0.2)  # polling a process that is starting
     log.seek(0)
-    raise SystemExit(f"trainer.serve did not start:\n{log.read()}")
+    raise SystemExit(f"serving.serve did not start:\n{log.read()}")
 
 
 async def client(session, url, bodies, seconds, latencies, failures) -> int:
@@ -198,7 +198,7 @@ def main() -> None:
     points = [sum(len(s[0]) for s in d) for d in drawings]
     print(f"{len(drawings)} raw drawings, median {np.median(points):.0f} points; "
           f"{args.clients} clients x {args.seconds:.0f} s, {n} per request, "
-          f"trainer.serve {' '.join(serve_args)}", flush=True)  # fmt: skip
+          f"serving.serve {' '.join(serve_args)}", flush=True)  # fmt: skip
     result = asyncio.run(load(args, bodies))
     rates = baseline(args.model, drawings)
     best = max(rates, key=rates.get)

@@ -1,7 +1,7 @@
 """What `--simplify` costs, and how closely it reproduces Google's simplified files.
 
 Cost: parsing raw-format lines with the simplification
-(`ink.parse_drawing(..., simplify=True)`) against parsing the same lines
+(`ndjson.parse_drawing(..., simplify=True)`) against parsing the same lines
 without it, in the same run, on the sample's raw drawings (raw_extra/, 2,289
 drawings) and on its simplified ones (17,989).
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import orjson
 
-from pipeline import ink
-from pipeline.simplify import simplify_strokes
+from drawing import ndjson
+from drawing.simplify import simplify_strokes
 from tools import sample
 
 
@@ -40,9 +40,9 @@ def per_drawing_seconds(fn: Callable[[bytes], object], lines: list[bytes]) -> fl
 
 
 def cost(label: str, lines: list[bytes]) -> None:
-    plain = per_drawing_seconds(ink.parse_drawing, lines)
+    plain = per_drawing_seconds(ndjson.parse_drawing, lines)
     simplified = per_drawing_seconds(
-        lambda line: ink.parse_drawing(line, simplify=True), lines
+        lambda line: ndjson.parse_drawing(line, simplify=True), lines
     )
     print(
         f"{label}: {len(lines):,} drawings; parse {plain * 1e6:.0f} us, "

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import features as F
+from drawing import features as F
 from tools import sample
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -26,7 +26,7 @@ import time
 # A sibling script: Python puts bench/ first on sys.path when it runs this one.
 from train_accuracy import OUT, build_records
 
-from pipeline import features as F
+from drawing import features as F
 
 ROUNDS = 6
 

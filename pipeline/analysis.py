@@ -1,6 +1,6 @@
 """tf.Transform on Beam: one full pass over the training split's raw strokes.
 
-Kept apart from `pipeline.transforms` because importing tensorflow_transform is
+Kept apart from `pipeline.encode` because importing tensorflow_transform is
 heavy and switches `tf.keras` to the legacy Keras for the whole process.
 """
 

@@ -7,7 +7,7 @@ OSError or LZMAError on corrupt data, a bad CRC or trailing garbage), so they
 read the raw bytes here, in blocks, and everything decompressed before the
 error is kept. A bad CRC is found only at the end of a gzip member, after all
 its data: those bytes are kept too, although some of them may be wrong (each
-line still has to pass `pipeline.ink`'s checks).
+line still has to pass `drawing.ink`'s checks).
 
 Nothing here imports Beam: it takes any binary stream with a `read` method.
 """

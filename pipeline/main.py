@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":  # before Beam's and TensorFlow's imports print notices
-    from pipeline import logs
+    from drawing import logs
 
     logs.setup(sys.argv[1:], stderr_filter=True)
 
@@ -33,8 +33,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from packaging.requirements import Requirement
 
-from pipeline import features as F
-from pipeline import graph, logs, sources, staging, transforms
+from drawing import features as F
+from drawing import logs
+from pipeline import encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
 
 log = logging.getLogger("pipeline")
@@ -178,7 +179,7 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     started = time.monotonic()
     run_id = uuid.uuid4().hex
     with beam.Pipeline(options=options) as p:
-        graph.build(p, config, files, classes, run_id)
+        job.build(p, config, files, classes, run_id)
     stats = _read_stats(config.output, run_id)
     if stats is None:
         return None  # a dry run, or a runner that returned before the job ended
@@ -251,7 +252,7 @@ class _WorkerProgress(logging.Filter):
     """Shows local workers' progress lines as the product's own.
 
     They arrive as Beam records wrapping a proto dump; keep only the message.
-    Every other record goes on to `pipeline.logs`' filter.
+    Every other record goes on to `drawing.logs`' filter.
     """
 
     _MESSAGE = re.compile(r'message: "(.*?)" (?:instruction_id|log_location)')
@@ -259,7 +260,7 @@ class _WorkerProgress(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("apache_beam"):
             found = self._MESSAGE.search(record.getMessage())
-            if found and found.group(1).startswith(transforms.PROGRESS):
+            if found and found.group(1).startswith(encode.PROGRESS):
                 record.msg, record.args, record.name = found.group(1), (), "pipeline"
         return True
 

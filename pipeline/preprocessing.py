@@ -1,10 +1,10 @@
 """tf.Transform definition: the ink transform and the full-pass statistics.
 
 `preprocessing_fn` takes raw strokes, exactly as a client sends them, and
-returns the model's ink through `pipeline.ink_tf`, the graph twin of the numpy
+returns the model's ink through `drawing.ink_tf`, the graph twin of the numpy
 path that writes the TFRecords (the equivalence test holds them to 1e-6).
 The exported model does not embed this transform graph: its serving
-signatures call the same `pipeline.ink_tf` ops directly, so training and
+signatures call the same `drawing.ink_tf` ops directly, so training and
 serving run one piece of code and cannot skew.
 
 Its analyzers make one pass over (a deterministic sample of) the training
@@ -16,9 +16,9 @@ split for:
   the model standardises its input with,
 - quantiles of the sequence length, the trainer's bucket boundaries.
 
-The pipeline imports this module, and the trainer's `trainer.statistics` does
-lazily, to read the statistics back: importing tensorflow_transform switches
-`tf.keras` to the legacy Keras for the whole process.
+`drawing.tft_output` reads the statistics back. Only the pipeline imports this
+module: importing tensorflow_transform switches `tf.keras` to the legacy Keras
+for the whole process.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import features as F
-from pipeline import ink_tf
+from drawing import features as F
+from drawing import ink_tf
 
 LENGTH_BUCKETS = 16
 
 
 def raw_feature_spec() -> dict:
-    """Raw schema: ragged strokes (see `pipeline.ink_tf`) and the class word."""
+    """Raw schema: ragged strokes (see `drawing.ink_tf`) and the class word."""
     return {**ink_tf.raw_feature_spec(), F.WORD: tf.io.FixedLenFeature([], tf.string)}
 
 
@@ -77,26 +77,4 @@ def preprocessing_fn(inputs: dict, classes: Sequence[str] | None = None) -> dict
         F.DELTA_MEAN: _broadcast(mean, length),
         F.DELTA_STD: _broadcast(std, length),
         F.LENGTH_QUANTILES: _broadcast(boundaries, length),
-    }
-
-
-def statistics(transform_dir: str) -> dict:
-    """The analyzers' results in plain form, for stats.json and the trainer.
-
-    They live as constants in the transform graph; running it on one dummy
-    drawing is the simplest way to read them back.
-    """
-    output = tft.TFTransformOutput(transform_dir)
-    x = tf.RaggedTensor.from_row_lengths(
-        tf.RaggedTensor.from_row_lengths(tf.constant([0.0, 1.0]), [2]), [1]
-    )
-    vocabulary = output.vocabulary_by_name(F.CLASSES_VOCABULARY)
-    first = vocabulary[0] if vocabulary else b""
-    raw = {F.DRAWING_X: x, F.DRAWING_Y: x, F.WORD: tf.constant([first])}
-    out = output.transform_features_layer()(raw)
-    return {
-        F.VOCABULARY: [w.decode() for w in vocabulary],
-        F.DELTA_MEAN: out[F.DELTA_MEAN][0].numpy().tolist(),
-        F.DELTA_STD: out[F.DELTA_STD][0].numpy().tolist(),
-        F.LENGTH_QUANTILES: [round(v) for v in out[F.LENGTH_QUANTILES][0].numpy()],
     }

@@ -4,18 +4,17 @@ The Example bytes are assembled directly in protobuf wire format (field numbers
 from tensorflow/core/example/{example,feature}.proto). Through `example_pb2`
 the same record cost 5.5 us, a fifth of the per-drawing path, and made every
 worker import TensorFlow (~4 s) just to serialise; this costs 4.2 us and needs
-only numpy. `tests/test_records.py` holds every byte of it against
+only numpy. `tests/pipeline/test_records.py` holds every byte of it against
 `tf.train.Example` on the real sample.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from pipeline import features as F
-from pipeline.ink import Drawing
+from drawing import examples
+from drawing import features as F
+from drawing.ndjson import Drawing
 
 
 def _varint(n: int) -> bytes:
@@ -78,24 +77,8 @@ def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
     return _delimited(_FIELD_1, features)
 
 
-@functools.cache
-def _example_class():
-    """tf.train.Example, imported on first use (only tf.Transform's input needs it)."""
-    from tensorflow.core.example import example_pb2
-
-    return example_pb2.Example
-
-
 def serialize_raw(drawing: Drawing) -> bytes:
-    """The raw tf.Example that tf.Transform and the serving signature read.
-
-    Strokes as `pipeline.ink_tf.raw_feature_spec` describes them: every point's
-    x and y in drawing order plus the points per stroke, and the class word.
-    """
-    example = _example_class()()
-    feature = example.features.feature
-    feature[F.DRAWING_X].float_list.value.extend(drawing.xs)
-    feature[F.DRAWING_Y].float_list.value.extend(drawing.ys)
-    feature[F.STROKE_LENGTHS].int64_list.value.extend(drawing.stroke_lengths)
-    feature[F.WORD].bytes_list.value.append(drawing.word.encode())
-    return example.SerializeToString()
+    """The raw tf.Example of a drawing and its word, for tf.Transform's analysis."""
+    return examples.raw_example(
+        drawing.xs, drawing.ys, drawing.stroke_lengths, drawing.word
+    )

@@ -28,11 +28,11 @@ import numpy as np
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import decompress, features
+from drawing import features
+from pipeline import decompress
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
 _LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
-DEFAULT_STRIPE_BYTES = 64 << 20
 MIN_STRIPES = 8
 
 
@@ -203,7 +203,7 @@ def _is_dir(path: str) -> bool:
 
 def plan_stripes(
     files: Sequence[InputFile],
-    target_stripe_bytes: int = DEFAULT_STRIPE_BYTES,
+    target_stripe_bytes: int,
     min_stripes: int = MIN_STRIPES,
 ) -> list[Stripe]:
     """Deals byte ranges of every file to stripes; deterministic for the same input."""

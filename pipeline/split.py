@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pipeline.features import EVAL, TRAIN
+from drawing.features import EVAL, TRAIN
 
 _TWO_32 = float(1 << 32)
 

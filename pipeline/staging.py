@@ -1,7 +1,7 @@
 """A new dataset replaces the old one in --output only once it is complete.
 
 A run writes every file (shards, errors/, tf.Transform's output and its temp
-files) under OUTPUT/.incoming/. Its last step, `pipeline.graph.finalize`, runs
+files) under OUTPUT/.incoming/. Its last step, `pipeline.job.finalize`, runs
 once all of them exist and calls `swap_in`: the old `_SUCCESS` goes first,
 then the staged files move into place, old files that are not part of the new
 dataset are deleted, and finalize writes the classes file, stats.json and
@@ -27,7 +27,7 @@ import posixpath
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import features as F
+from drawing import features as F
 from pipeline import sources
 
 log = logging.getLogger("pipeline")

@@ -1,7 +1,7 @@
 """Shared pytest fixtures.
 
 Keep fixtures here small and grouped by topic; helpers with real logic live in
-their own modules beside this file (for example `gcs_emulator`).
+their own modules beside this file (`gcs_emulator`, `product`).
 """
 
 from __future__ import annotations
@@ -9,10 +9,20 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from drawing import features as F
 from tests.gcs_emulator import GcsEmulator
+from tests.product import (
+    SAMPLE_MODEL,
+    SAMPLE_SEEN,
+    TINY_MODEL,
+    SampleModel,
+    run_module,
+    train_and_export,
+)
 
 # ----------------------------------------------------------------------------
 # Google Cloud Storage
@@ -40,3 +50,53 @@ def gcs_bucket(gcs: GcsEmulator, request: pytest.FixtureRequest) -> str:
     # starting and ending with a letter or digit.
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     return gcs.create_bucket(f"{stem}-{next(_bucket_numbers)}")
+
+
+# ----------------------------------------------------------------------------
+# Trained and exported models
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> Path:
+    """A tiny exported model of `tests.synthetic.CLASSES` (a few dozen steps)."""
+    from tests.synthetic import write_records
+
+    root = tmp_path_factory.mktemp("tiny_export")
+    data = write_records(root / "data", train=320, evals=64)
+    return train_and_export(data, root, *TINY_MODEL, "--steps=40", "--eval_every=40")
+
+
+@pytest.fixture(scope="session")
+def sample_export(tmp_path_factory) -> SampleModel:
+    """The pipeline and a short training on the first lines of each big class
+    of the real sample (as `tools.demo` does, smaller); skips without it."""
+    from tools import sample
+
+    if not sample.available():
+        pytest.skip(f"real Quick, Draw! sample not found at {sample.SAMPLE}")
+    root = tmp_path_factory.mktemp("sample_export")
+    inputs = root / "ndjson"
+    inputs.mkdir()
+    unseen = {}
+    for name, lines in sample.big_classes().items():
+        (inputs / f"{name}.ndjson").write_bytes(b"\n".join(lines[:SAMPLE_SEEN]) + b"\n")
+        unseen[name] = lines[SAMPLE_SEEN:]
+    data = root / "data"
+    train = SAMPLE_SEEN * 9 // 10
+    run_module(
+        [
+            "pipeline.main",
+            f"--input={inputs}",
+            f"--output={data}",
+            f"--train_per_class={train}",
+            f"--eval_per_class={SAMPLE_SEEN - train}",
+        ]
+    )
+    export = train_and_export(
+        data,
+        root,
+        f"--classes_file={data / F.CLASSES_FILE}",
+        f"--transform_dir={data / F.TRANSFORM_DIR}",
+        *SAMPLE_MODEL,
+    )
+    return SampleModel(export=export, unseen=unseen)

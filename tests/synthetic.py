@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from pipeline import features as F
-from pipeline.ink import normalize_and_delta
+from drawing import features as F
+from drawing.ink import normalize_and_delta
 
 CLASSES = ("line", "circle", "zigzag", "square")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import features
+from drawing import features
 from tools.render import (
     NEUTRAL,
     RIGHT,

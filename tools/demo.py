@@ -18,7 +18,6 @@ tf.keras in the pipeline process never reaches the Keras 3 trainer).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import glob
 import json
@@ -30,8 +29,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import features as F
-from pipeline import logs
+from drawing import features as F
+from drawing import flags, logs
+from drawing.flags import flag
 from tools import sample
 from trainer.config import HISTORY_FILE, REPORT_FILE  # no TensorFlow import
 
@@ -40,9 +40,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-    output: Path
-    synthetic: bool
-    quick: bool  # the reduced size the tests use
+    """The demo's settings; each field is a flag."""
+
+    output: Path = flag(REPO / "demo_out", "where everything goes", type=Path)
+    synthetic: bool = flag(False, "ignore ../shared; use synth", action="store_true")
+    quick: bool = flag(False, "tiny sizes (tests)", action="store_true")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", Path(self.output).resolve())
 
     @property
     def train_args(self) -> list[str]:
@@ -69,7 +74,7 @@ def _run(args: Sequence[str], stdout=None) -> None:
     """Runs `python -m ARGS`, one of the product's commands, streaming its output."""
     print(f"$ python -m {' '.join(args)}", flush=True)
     # Each command keeps the libraries' notices out of the demo's progress by
-    # itself (pipeline.logs); --verbose reaches them through the environment.
+    # itself (drawing.logs); --verbose reaches them through the environment.
     subprocess.run([sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout)
 
 
@@ -130,7 +135,7 @@ def _predict(config: DemoConfig, inputs: list[str]) -> Path:
     predictions = config.path("predictions.jsonl")
     with open(predictions, "w") as out:
         export = str(config.path("export"))
-        _run(["trainer.predict", "--model", export, str(probe)], stdout=out)
+        _run(["serving.predict", "--model", export, str(probe)], stdout=out)
     for line in predictions.read_text().splitlines()[:4]:
         print(line)
     return predictions
@@ -138,17 +143,17 @@ def _predict(config: DemoConfig, inputs: list[str]) -> Path:
 
 def _examples(inputs: list[str], wanted: set[str]) -> dict[str, list]:
     """The first drawing of each wanted class, as strokes for a picture."""
-    from pipeline import ink
+    from drawing import ndjson
     from tools import panels
 
     examples: dict[str, list] = {}
     for path in inputs:
         with open(path, "rb") as f:
             for line in f:
-                drawing = ink.parse_drawing(line)
+                drawing = ndjson.parse_drawing(line)
                 if drawing.word in wanted:
                     examples[drawing.word] = panels.record_strokes(
-                        ink.loads(line)[F.DRAWING]
+                        ndjson.loads(line)[F.DRAWING]
                     )
                 break
     return examples
@@ -214,11 +219,11 @@ def _summary(config: DemoConfig, started: float) -> str:
         *[f"             {p.name}" for p in sorted(pictures.glob("*.png"))],
         "",
         "Draw for the model you just trained (a page that guesses while you draw):",
-        f"  .venv/bin/python -m trainer.serve --model {export}",
+        f"  .venv/bin/python -m serving.serve --model {export}",
         "  then open http://127.0.0.1:8080/",
         "",
         "Next:",
-        f"  .venv/bin/python -m trainer.predict --model {export} YOUR.ndjson",
+        f"  .venv/bin/python -m serving.predict --model {export} YOUR.ndjson",
         "  .venv/bin/python -m pipeline.main --output out/full \\",
         "      --input 'gs://quickdraw_dataset/full/simplified/*.ndjson'",
         "  ./dataflow_launch.sh --help                  # the pipeline on Dataflow",
@@ -229,17 +234,10 @@ def _summary(config: DemoConfig, started: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the six steps, each the product's own command."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=str(REPO / "demo_out"))
-    parser.add_argument(
-        "--synthetic", action="store_true", help="ignore ../shared; use synth"
-    )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (tests)")
-    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
-    args = parser.parse_args(argv)
+    description = __doc__.split("\n\n")[0]
+    config = flags.parse(DemoConfig, argv, "python -m tools.demo", description)
     if logs.setup(argv):
         os.environ[logs.VERBOSE_ENV] = "1"  # for the commands the demo runs
-    config = DemoConfig(Path(args.output).resolve(), args.synthetic, args.quick)
     started = time.monotonic()
     shutil.rmtree(config.output, ignore_errors=True)  # running twice starts afresh
     config.output.mkdir(parents=True)

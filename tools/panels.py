@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import features, ink
+from drawing import features, ink, ndjson
 
 
 @dataclasses.dataclass
@@ -102,8 +102,8 @@ def read_ndjson(path: Path, limit: int) -> Iterator[Panel]:
             if not line.strip():
                 continue
             try:
-                drawing = ink.parse_drawing(line)
-                strokes = record_strokes(ink.loads(line).get(features.DRAWING))
+                drawing = ndjson.parse_drawing(line)
+                strokes = record_strokes(ndjson.loads(line).get(features.DRAWING))
             except ValueError as err:  # BadDrawing included
                 print(f"{path}:{number}: skipped ({err})", file=sys.stderr)
                 continue
@@ -183,7 +183,7 @@ def add_predictions(panels: Sequence[Panel], model_dir: str | Path) -> None:
     """
     if any(p.line is None for p in panels):
         raise ValueError("predictions are only supported for ndjson input")
-    from trainer import predict  # heavy: TensorFlow, only when asked for
+    from serving import predict  # heavy: TensorFlow, only when asked for
 
     # The picture shows the top class only.
     results = predict.load(model_dir).predict([p.line for p in panels], k=1)

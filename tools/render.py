@@ -16,7 +16,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import math
@@ -27,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import logs
+from drawing import flags, logs
+from drawing.flags import flag
 from tools.panels import Panel, add_predictions, expand_inputs, is_tfrecord, load_panels
 
 DEFAULT_LIMIT = 36
@@ -145,42 +145,34 @@ def render_grid(
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """Command-line settings, with the command line's defaults."""
+    """Command-line settings; each default lives here."""
 
-    inputs: tuple[str, ...]
-    output: Path
-    limit: int = DEFAULT_LIMIT
-    color_by_stroke: bool = False
-    classes_file: Path | None = None
-    model: Path | None = None
-    cols: int | None = None
+    output: Path = flag(help="PNG to write", type=Path, required=True)
+    inputs: tuple[str, ...] = flag(
+        (), "files, globs, dirs", names=["inputs"], nargs="+", metavar="INPUT"
+    )
+    limit: int = flag(DEFAULT_LIMIT, "drawings", type=int)
+    color_by_stroke: bool = flag(
+        False, "colour strokes by their order", action="store_true"
+    )
+    classes_file: Path | None = flag(
+        None, "class names for TFRecord class indices", type=Path
+    )
+    model: Path | None = flag(None, "model dir: show its top prediction", type=Path)
+    cols: int | None = flag(None, "panels per row", type=int)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        if self.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        if self.cols is not None and self.cols < 1:
+            raise ValueError("--cols must be at least 1")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Args:
     """Flags -> Args."""
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.render",
-        description="Draw ndjson drawings or TFRecord examples as a PNG grid.",
-    )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, globs, dirs")
-    parser.add_argument("--output", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="drawings")
-    parser.add_argument(
-        "--color_by_stroke", action="store_true", help="colour strokes by their order"
-    )
-    parser.add_argument(
-        "--classes_file", type=Path, help="class names for TFRecord class indices"
-    )
-    parser.add_argument("--model", type=Path, help="model dir: show its top prediction")
-    parser.add_argument("--cols", type=int, help="panels per row")
-    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
-    ns = parser.parse_args(argv)
-    del ns.verbose  # read by pipeline.logs
-    if ns.limit < 1:
-        parser.error("--limit must be at least 1")
-    if ns.cols is not None and ns.cols < 1:
-        parser.error("--cols must be at least 1")
-    return Args(**{**vars(ns), "inputs": tuple(ns.inputs)})
+    description = "Draw ndjson drawings or TFRecord examples as a PNG grid."
+    return flags.parse(Args, argv, "python -m tools.render", description)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

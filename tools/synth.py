@@ -27,7 +27,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 from collections.abc import Iterator, Sequence
@@ -36,7 +35,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from pipeline import features as F
+from drawing import features as F
+from drawing import flags
+from drawing.flags import flag
 from tools.shapes import CLASSES, GENERATORS, STEP, Strokes, densify
 
 # Canvas size of the simplified format: drawings are fitted into [0, CANVAS].
@@ -231,43 +232,29 @@ def write_dataset(
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """Command-line settings, with the command line's defaults."""
+    """Command-line settings; each default lives here."""
 
-    output: Path
-    classes: int = len(CLASSES)
-    per_class: int = 1000
-    seed: int = DEFAULT_SEED
+    output: Path = flag(help="output directory", type=Path, required=True)
+    classes: int = flag(
+        len(CLASSES), f"number of classes, 1..{len(CLASSES)} ({', '.join(CLASSES)})",
+        type=int,
+    )  # fmt: skip
+    per_class: int = flag(1000, "drawings per class", type=int)
+    seed: int = flag(DEFAULT_SEED, "random seed", type=int)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.classes <= len(CLASSES):
+            raise ValueError(f"--classes must be between 1 and {len(CLASSES)}")
+        if self.per_class < 0:
+            raise ValueError("--per_class must not be negative")
+        if self.seed < 0:
+            raise ValueError("--seed must not be negative")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Args:
-    """Flags -> Args; the defaults are Args'."""
-    defaults = Args(output=Path())
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.synth",
-        description="Write a synthetic Quick, Draw! dataset (simplified ndjson).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--output", type=Path, required=True, help="output directory")
-    parser.add_argument(
-        "--classes",
-        type=int,
-        default=defaults.classes,
-        help=f"number of classes, 1..{len(CLASSES)} ({', '.join(CLASSES)})",
-    )
-    parser.add_argument(
-        "--per_class", type=int, default=defaults.per_class, help="drawings per class"
-    )
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
-    ns = parser.parse_args(argv)
-    if not 1 <= ns.classes <= len(CLASSES):
-        parser.error(f"--classes must be between 1 and {len(CLASSES)}")
-    if ns.per_class < 0:
-        parser.error("--per_class must not be negative")
-    if ns.seed < 0:
-        parser.error("--seed must not be negative")
-    return Args(
-        output=ns.output, classes=ns.classes, per_class=ns.per_class, seed=ns.seed
-    )
+    """Flags -> Args."""
+    description = "Write a synthetic Quick, Draw! dataset (simplified ndjson)."
+    return flags.parse(Args, argv, "python -m tools.synth", description, False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

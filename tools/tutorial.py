@@ -1,6 +1,6 @@
 """The tutorial's `create_dataset.py` conversion, transcribed as plainly as possible.
 
-This is the oracle that `pipeline.ink` is held against in the tests, and the
+This is the oracle that `drawing.ink` is held against in the tests, and the
 single-process baseline of the benchmarks in `bench/`; people comparing our
 records with the tutorial's can use it too. It keeps the tutorial's per-stroke
 loop, `json.loads` and literal feature names on purpose; only the infinite

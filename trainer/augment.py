@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
 
 # Augmentation strength: the drawings are already normalised to the unit box,
 # so these are relative. Small enough that a circle stays a circle.

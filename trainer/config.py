@@ -34,12 +34,12 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
-import os
 import posixpath
 from collections.abc import Sequence
 
-from pipeline import features as F
-from pipeline import logs
+from drawing import features as F
+from drawing import flags
+from drawing.flags import flag, switch
 
 # What a run writes in --model_dir, besides checkpoints/, backup/ and logs/.
 HISTORY_FILE = "history.json"  # per-period metrics, across restarts
@@ -112,106 +112,97 @@ def _int_list(text: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def parse_bool(text: str) -> bool:
-    """A flag's boolean value: 1/0, true/false, yes/no, on/off."""
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
-
-
-def _flag(default: object = dataclasses.MISSING, help: str = "", **argparse_kwargs):
-    """A field whose metadata holds its flag: argparse arguments besides default,
-    and `env`, an environment variable that overrides the default."""
-    return dataclasses.field(
-        default=default, metadata={"help": help, **argparse_kwargs}
-    )
-
-
-def _switch(default: bool, help: str = ""):
-    """`--name`, `--name=true` or `--name=false`, as the tutorial's flags take."""
-    return _flag(default, help, type=parse_bool, nargs="?", const=True)
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything one training run needs. Paths may be local or gs://."""
 
-    training_data: str = _flag(help="glob of training TFRecord shards", required=True)
-    eval_data: str = _flag("", "glob of eval shards; empty: no evaluation")
-    classes_file: str = _flag(
+    training_data: str = flag(help="glob of training TFRecord shards", required=True)
+    eval_data: str = flag("", "glob of eval shards; empty: no evaluation")
+    classes_file: str = flag(
         "", f"default: {F.CLASSES_FILE} beside the training shards"
     )
-    model_dir: str = _flag(
+    model_dir: str = flag(
         "",
         "checkpoints, preemption backups, reports and history "
         "(default $AIP_CHECKPOINT_DIR)",
         env="AIP_CHECKPOINT_DIR",
     )
-    export_dir: str = _flag(
+    export_dir: str = flag(
         "",
         "serving SavedModel (default $AIP_MODEL_DIR, else MODEL_DIR/export)",
         env="AIP_MODEL_DIR",
     )
-    tensorboard_dir: str = _flag(
+    tensorboard_dir: str = flag(
         "",
         "TensorBoard logs (default $AIP_TENSORBOARD_LOG_DIR, else MODEL_DIR/logs)",
         env="AIP_TENSORBOARD_LOG_DIR",
     )
-    transform_dir: str = _flag(
+    transform_dir: str = flag(
         "",
         "the pipeline's tf.Transform output: length buckets and input statistics",
     )
-    num_layers: int = _flag(_MODEL_DEFAULTS["num_layers"], "BiLSTM layers", type=int)
-    num_nodes: int = _flag(
+    num_layers: int = flag(_MODEL_DEFAULTS["num_layers"], "BiLSTM layers", type=int)
+    num_nodes: int = flag(
         _MODEL_DEFAULTS["num_nodes"], "LSTM units per direction", type=int
     )
-    num_conv: tuple[int, ...] = _flag(
+    num_conv: tuple[int, ...] = flag(
         _MODEL_DEFAULTS["num_conv"], "conv filters per layer", type=_int_list
     )
-    conv_len: tuple[int, ...] = _flag(
+    conv_len: tuple[int, ...] = flag(
         _MODEL_DEFAULTS["conv_len"], "conv widths", type=_int_list
     )
-    cell_type: str = _flag(
+    cell_type: str = flag(
         _MODEL_DEFAULTS["cell_type"],
         "all are keras.layers.LSTM, which uses cuDNN on GPU by itself",
         choices=CELL_TYPES,
     )
-    batch_norm: bool = _switch(_MODEL_DEFAULTS["batch_norm"])
-    dropout: float = _flag(_MODEL_DEFAULTS["dropout"], type=float)
-    positions: bool = _switch(
+    batch_norm: bool = switch(_MODEL_DEFAULTS["batch_norm"])
+    dropout: float = flag(_MODEL_DEFAULTS["dropout"], type=float)
+    positions: bool = switch(
         _MODEL_DEFAULTS["positions"],
         "also feed each point's position (running sum of the deltas)",
     )
-    batch_size: int = _flag(128, "global batch size", type=int)
-    learning_rate: float = _flag(0.002, "peak rate", type=float)
-    warmup_steps: int = _flag(1000, type=int)
-    weight_decay: float = _flag(1e-4, type=float)
-    label_smoothing: float = _flag(0.1, type=float)
-    gradient_clipping_norm: float = _flag(9.0, type=float)
-    steps: int = _flag(100_000, "total training steps", type=int)
-    epochs: float = _flag(
+    batch_size: int = flag(128, "global batch size", type=int)
+    learning_rate: float = flag(0.002, "peak rate", type=float)
+    warmup_steps: int = flag(1000, type=int)
+    weight_decay: float = flag(1e-4, type=float)
+    label_smoothing: float = flag(0.1, type=float)
+    gradient_clipping_norm: float = flag(9.0, type=float)
+    steps: int = flag(100_000, "total training steps", type=int)
+    epochs: float = flag(
         0.0, "passes over the training data; overrides --steps when > 0", type=float
     )
-    eval_every: int = _flag(1000, "steps between evaluations and backups", type=int)
-    eval_steps: int = _flag(
+    eval_every: int = flag(1000, "steps between evaluations and backups", type=int)
+    eval_steps: int = flag(
         0, "eval batches per evaluation; 0: the whole eval set", type=int
     )
-    augment: bool = _switch(True)
-    point_drop: float = _flag(
+    augment: bool = switch(True)
+    point_drop: float = flag(
         0.1, "with --augment: share of points dropped at random", type=float
     )
-    shuffle_buffer: int = _flag(10_000, type=int)
-    mixed_precision: str = _flag(
+    shuffle_buffer: int = flag(10_000, type=int)
+    mixed_precision: str = flag(
         "auto",
         "auto: mixed_float16 when a GPU is present",
         choices=("auto", "on", "off"),
     )
-    export_top_k: int = _flag(10, type=int)
-    seed: int = _flag(0, type=int)
+    export_top_k: int = flag(10, type=int)
+    seed: int = flag(0, type=int)
 
     def __post_init__(self) -> None:
+        if not self.model_dir:
+            raise ValueError("--model_dir is required (or set AIP_CHECKPOINT_DIR)")
+        beside_data = posixpath.join(
+            posixpath.dirname(self.training_data), F.CLASSES_FILE
+        )
+        derived = {
+            "classes_file": self.classes_file or beside_data,
+            "export_dir": self.export_dir or posixpath.join(self.model_dir, "export"),
+            "tensorboard_dir": self.tensorboard_dir
+            or posixpath.join(self.model_dir, "logs"),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
         for name in ("batch_size", "eval_every", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1")
@@ -230,41 +221,7 @@ class TrainConfig:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """One flag per `TrainConfig` field, with its default (or its `env`'s value)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.task",
-        description="Train the Quick, Draw! RNN classifier.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    for field in dataclasses.fields(TrainConfig):
-        kwargs = dict(field.metadata)
-        env = kwargs.pop("env", None)
-        if field.default is not dataclasses.MISSING:
-            kwargs["default"] = (
-                os.environ.get(env, field.default) if env else field.default
-            )
-        parser.add_argument(f"--{field.name}", **kwargs)
-    parser.add_argument(logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP)
-    return parser
-
-
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    """Flags to a frozen `TrainConfig`, filling the path defaults."""
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    if not ns.model_dir:
-        parser.error("--model_dir is required (or set AIP_CHECKPOINT_DIR)")
-    values = vars(ns)
-    del values["verbose"]  # read by pipeline.logs, not a training setting
-    values["classes_file"] = ns.classes_file or posixpath.join(
-        posixpath.dirname(ns.training_data), F.CLASSES_FILE
-    )
-    values["export_dir"] = ns.export_dir or posixpath.join(ns.model_dir, "export")
-    values["tensorboard_dir"] = ns.tensorboard_dir or posixpath.join(
-        ns.model_dir, "logs"
-    )
-    try:
-        return TrainConfig(**values)
-    except ValueError as err:
-        parser.error(str(err))
+    """Flags to a frozen `TrainConfig`, with the path defaults filled in."""
+    description = "Train the Quick, Draw! RNN classifier."
+    return flags.parse(TrainConfig, argv, "python -m trainer.task", description)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
 from trainer.augment import augment_batch, drop_points
 from trainer.config import TrainConfig
 from trainer.statistics import DEFAULT_BUCKET_BOUNDARIES

@@ -1,12 +1,12 @@
 """Serving SavedModel: raw drawings in, top-k class names and probabilities out.
 
-The preprocessing runs inside the exported graph (`pipeline.ink_tf`, the same
+The preprocessing runs inside the exported graph (`drawing.ink_tf`, the same
 transform the pipeline applies in numpy and tf.Transform applies in its
 `preprocessing_fn`), so clients send drawings, not ink, and there is no
 training/serving skew to get wrong. Endpoints (SavedModel signatures):
 
 * `predict_ndjson` (also `serving_default`): `lines`, tf.string [None], one
-  Quick, Draw! ndjson line each, read in-graph by `trainer.ndjson_tf` (tf.strings
+  Quick, Draw! ndjson line each, read in-graph by `drawing.ndjson_tf` (tf.strings
   and tensor ops, no Python). A line is scored only by its top-level `drawing`,
   never by a `drawing` key nested deeper or spelt inside a string, and only when
   the whole line is JSON a strict parser accepts: where the graph says `valid`,
@@ -17,7 +17,7 @@ training/serving skew to get wrong. Endpoints (SavedModel signatures):
   top-level key) does not fail the batch: its `valid` output is False and its
   classes are empty.
 * `predict_example`: `examples`, tf.string [None], serialized tf.train.Example
-  with the raw feature spec of `pipeline.ink_tf.raw_feature_spec`
+  with the raw feature spec of `drawing.ink_tf.raw_feature_spec`
   (`drawing_x`, `drawing_y`: all points, `stroke_lengths`: points per stroke).
   This is the tf.Transform raw input format, for batch prediction from records.
 * `predict_ink`: `ink` float32 [None, None, 3] right-padded and `lengths`
@@ -43,9 +43,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from pipeline import features as F
-from pipeline import ink_tf
-from trainer import ndjson_tf
+from drawing import features as F
+from drawing import ink_tf, ndjson_tf
 from trainer.config import TrainConfig
 from trainer.data import pad_to_one_step
 

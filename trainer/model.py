@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from pipeline import features as F
+from drawing import features as F
 from trainer.config import ModelConfig, TrainConfig
 
 PACKAGE = "quickdraw"

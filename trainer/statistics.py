@@ -6,9 +6,9 @@ output (`--transform_dir`) when it can be read, else from the pipeline's
 stats.json, which holds the same numbers; without either, the buckets fall
 back to defaults and the input is left as it is.
 
-This is the trainer's only import of tensorflow_transform, done lazily:
-importing it switches `tf.keras` to the legacy Keras for the whole process,
-and an image without it still trains from stats.json.
+tf.Transform's output is read by `drawing.tft_output`, which imports
+tensorflow_transform only when called: an image without it still trains from
+stats.json.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import posixpath
 
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
+from drawing import tft_output
 
 # Used when neither the transform output nor stats.json gives length quantiles:
 # roughly the deciles of Quick, Draw! simplified drawings, denser where most are.
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def _from_stats_json(path: str, name: str) -> list | None:
     """`name` from a stats.json, at the top or under "transform" (where
-    `pipeline.graph` puts what tf.Transform computed)."""
+    `pipeline.job` puts what tf.Transform computed)."""
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path, "r") as f:
@@ -45,12 +46,10 @@ def load_transform_statistics(transform_dir: str) -> dict | None:
     mean/std) read from the pipeline's transform output, or None if unreadable
     (no tensorflow_transform installed included)."""
     try:
-        from pipeline import preprocessing  # imports tensorflow_transform
+        return tft_output.read_statistics(transform_dir)
     except ImportError as err:  # the trainer image has no tf.Transform
         log.info("no tf.Transform here (%s): statistics from stats.json", err)
         return None
-    try:
-        return preprocessing.statistics(transform_dir)
     except Exception as err:  # noqa: BLE001 - any failure means "not usable"
         log.warning("cannot read tf.Transform output %s: %s", transform_dir, err)
         return None

@@ -7,9 +7,9 @@
 
 Everything after `--` goes to `trainer.task` unchanged: each worker pool runs
 the trainer image (Dockerfile), whose entry point is `python -m trainer.task`,
-with those args. The image defaults to where cloudbuild.yaml pushes it,
-REGION-docker.pkg.dev/PROJECT/quickdraw/trainer:latest; `--image` names
-another. No code is uploaded: the image holds it.
+with those args. The image defaults to where cloudbuild.yaml pushes it
+(`drawing.container`); `--image` names another. No code is uploaded: the
+image holds it.
 
 `--worker_count N` > 1 adds a second worker pool of N-1 replicas of the same
 image; Vertex AI sets TF_CONFIG on each, so `trainer.task` picks
@@ -28,50 +28,61 @@ no credentials or network.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
 import posixpath
-import sys
 from collections.abc import Sequence
 
-# Where cloudbuild.yaml pushes the trainer image (its _REPOSITORY, _IMAGE and
-# _TAG substitutions; a test holds the two to each other).
-REPOSITORY, IMAGE_NAME, IMAGE_TAG = "quickdraw", "trainer", "latest"
+from drawing import container, flags
+from drawing.flags import flag
+
 # Machine types that come with their GPUs attached, so need an accelerator.
 _GPU_MACHINES = ("a2-", "a3-", "a4-", "g2-", "g4-")
 
 
-def default_image(project: str, region: str) -> str:
-    """The Artifact Registry URI that cloudbuild.yaml pushes the image to."""
-    return f"{region}-docker.pkg.dev/{project}/{REPOSITORY}/{IMAGE_NAME}:{IMAGE_TAG}"
-
-
 @dataclasses.dataclass(frozen=True)
 class SubmitConfig:
-    """One custom job; the defaults of the command line live here."""
+    """One custom job; each field is a flag, each default lives here."""
 
-    project: str
-    staging_bucket: str
-    region: str = "us-central1"
-    display_name: str = "quickdraw-rnn"
-    base_output_dir: str = ""  # empty: STAGING_BUCKET/jobs/DISPLAY_NAME-TIMESTAMP
-    image: str = ""  # empty: default_image(project, region)
+    project: str = flag(help="GCP project id", required=True)
+    staging_bucket: str = flag(help="gs://bucket[/prefix]", required=True)
+    region: str = flag("us-central1")
+    display_name: str = flag("quickdraw-rnn")
+    base_output_dir: str = flag("", "default: STAGING_BUCKET/jobs/DISPLAY_NAME-TIME")
+    image: str = flag(
+        "",
+        f"trainer image URI; default: where cloudbuild.yaml pushes it, "
+        f"{container.describe()}",
+    )
     # One NVIDIA L4 (24 GB) on a G2 machine: a current GPU that TF 2.21 is
     # compiled for (sm_89), and the smallest machine it comes on.
-    machine_type: str = "g2-standard-8"
-    accelerator_type: str = "NVIDIA_L4"
-    accelerator_count: int = 1
-    worker_count: int = 1
-    service_account: str = ""
-    tensorboard: str = ""
-    dry_run: bool = False
-    trainer_args: tuple[str, ...] = ()
+    machine_type: str = flag("g2-standard-8")
+    accelerator_type: str = flag(
+        "NVIDIA_L4",
+        "e.g. NVIDIA_L4, NVIDIA_TESLA_T4, NVIDIA_H100_80GB; empty for CPU only",
+    )
+    accelerator_count: int = flag(1, type=int)
+    worker_count: int = flag(1, "replicas", type=int)
+    service_account: str = flag("")
+    tensorboard: str = flag("", "Vertex AI TensorBoard resource name")
+    dry_run: bool = flag(
+        False,
+        "print the job spec; send nothing",
+        names=["--dry-run", "--dry_run"],
+        action="store_true",
+    )
+    trainer_args: tuple[str, ...] = flags.passthrough("trainer.task's flags")
 
     def __post_init__(self) -> None:
-        if not self.staging_bucket.startswith("gs://"):
+        bucket = self.staging_bucket.rstrip("/")
+        if not bucket.startswith("gs://"):
             raise ValueError("--staging_bucket must be a gs:// URI")
+        object.__setattr__(self, "staging_bucket", bucket)
+        if not self.base_output_dir:
+            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+            output = f"{bucket}/jobs/{self.display_name}-{stamp}"
+            object.__setattr__(self, "base_output_dir", output)
         if self.worker_count < 1 or self.accelerator_count < 0:
             raise ValueError("--worker_count must be >= 1, --accelerator_count >= 0")
         gpus = self.accelerator_count and self.accelerator_type
@@ -84,77 +95,15 @@ class SubmitConfig:
 
     @property
     def image_uri(self) -> str:
-        return self.image or default_image(self.project, self.region)
+        return self.image or container.default_image(self.project, self.region)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    defaults = SubmitConfig(project="", staging_bucket="gs://")
-    p = argparse.ArgumentParser(
-        prog="python -m trainer.submit",
-        description="Submit trainer.task to Vertex AI; args after -- go to it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--project", required=True, help="GCP project id")
-    p.add_argument("--staging_bucket", required=True, help="gs://bucket[/prefix]")
-    p.add_argument("--region", default=defaults.region)
-    p.add_argument("--display_name", default=defaults.display_name)
-    p.add_argument(
-        "--base_output_dir", default="", help="default: STAGING/jobs/NAME-TIME"
-    )
-    p.add_argument(
-        "--image",
-        default="",
-        help="trainer image URI; default: where cloudbuild.yaml pushes it, "
-        f"REGION-docker.pkg.dev/PROJECT/{REPOSITORY}/{IMAGE_NAME}:{IMAGE_TAG}",
-    )
-    p.add_argument("--machine_type", default=defaults.machine_type)
-    p.add_argument(
-        "--accelerator_type",
-        default=defaults.accelerator_type,
-        help="e.g. NVIDIA_L4, NVIDIA_TESLA_T4, NVIDIA_H100_80GB; empty for CPU only",
-    )
-    p.add_argument("--accelerator_count", type=int, default=defaults.accelerator_count)
-    p.add_argument(
-        "--worker_count", type=int, default=defaults.worker_count, help="replicas"
-    )
-    p.add_argument("--service_account", default="")
-    p.add_argument(
-        "--tensorboard", default="", help="Vertex AI TensorBoard resource name"
-    )
-    p.add_argument(
-        "--dry-run",
-        "--dry_run",
-        dest="dry_run",
-        action="store_true",
-        help="print the job spec; send nothing",
-    )
-    return p
-
-
-def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(the flags before `--`, the ones after it, which go to the container)."""
-    argv = list(argv)
-    if "--" not in argv:
-        return argv, []
-    split = argv.index("--")
-    return argv[:split], argv[split + 1 :]
-
-
-def parse_args(argv: Sequence[str]) -> SubmitConfig:
+def parse_args(argv: Sequence[str] | None = None) -> SubmitConfig:
     """Flags before `--` are ours; everything after goes to trainer.task."""
-    argv, trainer_args = split_passthrough(argv)
-    parser = _build_parser()
-    values = vars(parser.parse_args(argv))
-    values["staging_bucket"] = values["staging_bucket"].rstrip("/")
-    if not values["base_output_dir"]:
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-        values["base_output_dir"] = (
-            f"{values['staging_bucket']}/jobs/{values['display_name']}-{stamp}"
-        )
-    try:
-        return SubmitConfig(**values, trainer_args=tuple(trainer_args))
-    except ValueError as err:
-        parser.error(str(err))
+    description = "Submit trainer.task to Vertex AI; args after -- go to it."
+    return flags.parse(
+        SubmitConfig, argv, "python -m trainer.submit", description, verbose=False
+    )
 
 
 def worker_pool_specs(config: SubmitConfig) -> list[dict]:
@@ -221,7 +170,7 @@ def submit(config: SubmitConfig, spec: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line: print the spec (--dry-run) or submit it."""
-    config = parse_args(sys.argv[1:] if argv is None else argv)
+    config = parse_args(argv)
     spec = job_spec(config)
     if config.dry_run:
         print(json.dumps(spec, indent=2))

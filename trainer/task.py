@@ -35,7 +35,7 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":  # before TensorFlow's import prints its notices
-    from pipeline import logs
+    from drawing import logs
 
     logs.setup(sys.argv[1:], stderr_filter=True)
 
@@ -50,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline import logs
+from drawing import logs
 from trainer import data as D
 from trainer import distribute, evaluate, export, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json

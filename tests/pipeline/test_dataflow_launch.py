@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import features as F
+from drawing import features as F
 from tests.gcs_emulator import FAKE_PROJECT, GcsEmulator
 from tools import synth
 
@@ -236,7 +236,7 @@ def test_dry_run_builds_the_dataflow_job_offline(
     [sdist] = (tmp_path / "tmp").glob("*/*.tar.gz")
     with tarfile.open(sdist) as tar:
         packaged = {name.split("/", 1)[-1] for name in tar.getnames()}
-    assert {"setup.py", "pipeline/main.py", "pipeline/transforms.py"} <= packaged
+    assert {"setup.py", "pipeline/main.py", "pipeline/encode.py"} <= packaged
     assert "dry run OK: job 'quickdraw-dry-run-test' was built" in done.stdout
     # Workers that install setup.py also get its [pipeline] extra.
     assert (

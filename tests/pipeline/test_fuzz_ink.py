@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline import features as F
-from pipeline import ink, records, sources, transforms
-from pipeline import stats as stats_lib
+from drawing import features as F
+from drawing import ink, ndjson
+from drawing.features import SPLITS
+from pipeline import accounting, encode, records, sources
 from pipeline.config import PipelineConfig
-from pipeline.features import SPLITS
 
 CLASSES = ("cat", "dog", "ça", "🐱 emoji")
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
@@ -233,7 +233,7 @@ def lines(draw) -> bytes:
 # One line: a drawing or a rejection with a reason.
 
 
-def _check_ink(drawing: ink.Drawing, encoded: np.ndarray) -> None:
+def _check_ink(drawing: ndjson.Drawing, encoded: np.ndarray) -> None:
     n = drawing.num_points
     assert encoded.dtype == np.float32 and encoded.shape == (n - 1, F.INK_CHANNELS)
     assert np.isfinite(encoded).all()
@@ -245,14 +245,14 @@ def _check_ink(drawing: ink.Drawing, encoded: np.ndarray) -> None:
     assert pen.sum() == len(lengths) - (lengths[0] == 1)
 
 
-def check_line(line: bytes, simplify: bool = False) -> ink.Drawing | None:
+def check_line(line: bytes, simplify: bool = False) -> ndjson.Drawing | None:
     """The parser's contract on one line; the drawing when it was accepted."""
     try:
-        drawing = ink.parse_drawing(line, CLASS_INDEX, MAX_POINTS, simplify)
-    except ink.BadDrawing as err:
-        assert isinstance(err.reason, ink.Reason)
+        drawing = ndjson.parse_drawing(line, CLASS_INDEX, MAX_POINTS, simplify)
+    except ndjson.BadDrawing as err:
+        assert isinstance(err.reason, ndjson.Reason)
         return None
-    assert isinstance(drawing, ink.Drawing)
+    assert isinstance(drawing, ndjson.Drawing)
     assert drawing.word in CLASS_INDEX
     assert isinstance(drawing.key_id, str) and drawing.key_id
     drawing.key_id.encode()  # the record writer's key_id bytes
@@ -264,7 +264,7 @@ def check_line(line: bytes, simplify: bool = False) -> ink.Drawing | None:
     assert sum(drawing.stroke_lengths) == n
     inks, errors = ink.encode_batch([drawing])
     if inks[0] is None:
-        assert isinstance(errors[0].reason, ink.Reason)
+        assert isinstance(errors[0].reason, ndjson.Reason)
     else:
         assert not errors
         _check_ink(drawing, inks[0])
@@ -279,7 +279,7 @@ def test_arbitrary_bytes_are_a_drawing_or_a_rejection(line, simplify):
     check_line(line, simplify)
 
 
-# What the fuzzer found in pipeline/ink.py, kept as regressions:
+# What the fuzzer found in drawing/ink.py, kept as regressions:
 # x from -3e38 to 3e38 is finite in float32 but its extent is not: NaN deltas
 # were written as a training record (now rejected as non_finite);
 OVERFLOWING_EXTENT = b'{"word":"cat","key_id":"1","drawing":[[[3.0e38,-3.0e38],[1,2]]]}'
@@ -309,13 +309,13 @@ def test_structured_lines_simplified_are_a_drawing_or_a_rejection(line):
 # The outcomes decided by the strokes and their values: the deep end of the
 # parser and the encoder, which random bytes alone never reach.
 DEEP_OUTCOMES = {
-    ink.Reason.BAD_DRAWING,
-    ink.Reason.EMPTY_DRAWING,
-    ink.Reason.UNEQUAL_XY,
-    ink.Reason.NON_NUMERIC,
-    ink.Reason.NON_FINITE,
-    ink.Reason.SINGLE_POINT,
-    ink.Reason.TOO_MANY_POINTS,
+    ndjson.Reason.BAD_DRAWING,
+    ndjson.Reason.EMPTY_DRAWING,
+    ndjson.Reason.UNEQUAL_XY,
+    ndjson.Reason.NON_NUMERIC,
+    ndjson.Reason.NON_FINITE,
+    ndjson.Reason.SINGLE_POINT,
+    ndjson.Reason.TOO_MANY_POINTS,
     "encoded",
 }
 
@@ -331,8 +331,8 @@ def test_the_structured_lines_reach_every_outcome():
     @given(lines())
     def collect(line):
         try:
-            drawing = ink.parse_drawing(line, CLASS_INDEX, MAX_POINTS)
-        except ink.BadDrawing as err:
+            drawing = ndjson.parse_drawing(line, CLASS_INDEX, MAX_POINTS)
+        except ndjson.BadDrawing as err:
             outcomes.add(err.reason)
             return
         inks, errors = ink.encode_batch([drawing])
@@ -340,7 +340,7 @@ def test_the_structured_lines_reach_every_outcome():
 
     collect()
     assert outcomes >= DEEP_OUTCOMES, DEEP_OUTCOMES - outcomes
-    assert ink.Reason.MALFORMED_JSON in outcomes  # and the shallow end too
+    assert ndjson.Reason.MALFORMED_JSON in outcomes  # and the shallow end too
 
 
 def check_batch(batch: list[bytes], simplify: bool = False) -> None:
@@ -430,20 +430,20 @@ def test_every_line_of_a_file_is_counted_once(
         train_per_class=0,
         eval_per_class=0,
     )
-    config = transforms.EncodeConfig.of(run, CLASSES, analysis_fraction=0.5)
-    fn = transforms.EncodeStripeFn(config)
+    config = encode.EncodeConfig.of(run, CLASSES, analysis_fraction=0.5)
+    fn = encode.EncodeStripeFn(config)
     fn.setup()
     parts, tags = [], []
     for i, chunk in enumerate(chunks):
         stripe = sources.Stripe(i, len(chunks), (chunk,))
         for out in fn.process(stripe, caps):
             tags.append(out.tag)
-            if out.tag == transforms.STATS:
+            if out.tag == encode.STATS:
                 parts.append(out.value)
-    stats = stats_lib.merge(parts)
+    stats = accounting.merge(parts)
     assert stats["lines_read"] == _non_blank_lines(data)
-    stats_lib.check_accounting(stats)
+    accounting.check_accounting(stats)
     assert "internal_error" not in stats["rejected"]
-    assert tags.count(transforms.REJECTED) == sum(stats["rejected"].values())
+    assert tags.count(encode.REJECTED) == sum(stats["rejected"].values())
     for split_name in SPLITS:
         assert tags.count(split_name) == stats["written"][split_name]

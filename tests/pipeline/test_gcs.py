@@ -23,9 +23,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.tfrecordio import _TFRecordUtil
 from tensorflow.core.example import example_pb2
 
-from pipeline import features as F
+from drawing import features as F
+from pipeline import accounting
 from pipeline import main as cli
-from pipeline import stats as stats_lib
 from tests.gcs_emulator import GcsEmulator
 from tools import synth
 
@@ -203,7 +203,7 @@ def test_gcs_overwrite_replaces_the_dataset_only_once_the_new_one_is_complete(
 
     # A run that fails after staging every file: the old dataset stays whole.
     with monkeypatch.context() as patch:
-        patch.setattr(stats_lib, "check_accounting", fail)
+        patch.setattr(accounting, "check_accounting", fail)
         with pytest.raises(Exception, match="injected failure in the last step"):
             cli.main([*args, "--overwrite", "--num_shards", "1"])
     staging = f"{output}/{F.STAGING_DIR}/"

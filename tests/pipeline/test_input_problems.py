@@ -17,9 +17,8 @@ import lzma
 import numpy as np
 import pytest
 
-from pipeline import decompress, main, sources, split
-from pipeline import features as F
-from pipeline import stats as stats_lib
+from drawing import features as F
+from pipeline import accounting, decompress, main, sources, split
 from tests.synthetic import random_file, random_line
 
 LOCAL = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
@@ -136,7 +135,7 @@ def test_a_damaged_file_is_named_in_stats_errors_and_the_summary(tmp_path, capsy
     assert stats["lines_read"] == 30 + kept
     assert stats["rejected"] == {}
     assert sum(stats["written"].values()) == 30 + kept
-    stats_lib.check_accounting(stats)
+    accounting.check_accounting(stats)
     errors = [
         json.loads(line)
         for path in (out / F.ERRORS_DIR).glob("*.ndjson")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import features as F
-from pipeline import main, sources, split
-from pipeline import stats as stats_lib
+from drawing import features as F
+from drawing import flags
+from pipeline import accounting, config, main, sources, split
 from tests.shared_data import requires_sample
 from tests.synthetic import random_file
 from tools import sample
@@ -66,7 +66,7 @@ def sample_run(tmp_path_factory):
 @pytest.mark.slow
 def test_sample_run_accounts_for_every_line(sample_run):
     stats = json.loads((sample_run / F.STATS_FILE).read_text())
-    stats_lib.check_accounting(stats)
+    accounting.check_accounting(stats)
     assert stats["lines_read"] == len(sample.all_lines())
     assert stats["classes"] == 345
     assert stats["per_class"]["cat"][F.TRAIN] == 400
@@ -277,14 +277,14 @@ def test_serving_graph_equals_the_pipelines_stored_ink_on_every_drawing(sample_r
     """
     import tensorflow_transform as tft
 
-    from pipeline import ink
+    from drawing import ndjson
 
     layer = tft.TFTransformOutput(
         str(sample_run / F.TRANSFORM_DIR)
     ).transform_features_layer()
     raw = {}
     for line in sample.all_lines():
-        drawing = ink.parse_drawing(line)
+        drawing = ndjson.parse_drawing(line)
         raw[drawing.key_id] = drawing
     stored = {
         r["key_id"].decode(): r["ink"].reshape(-1, 3)
@@ -364,3 +364,12 @@ def test_remote_workers_get_the_pipeline_extra_as_a_requirements_file():
     ]
     own = ["--setup_file=./setup.py", "--requirements_file=mine.txt"]
     assert main.worker_requirements(own) == own
+
+
+def test_simplify_flag():
+    argv = ["--input", "in", "--output", "out"]
+    assert config.parse_args(argv)[0].simplify is False
+    assert config.parse_args([*argv, "--simplify"])[0].simplify is True
+    assert "simplified input does not need it" in " ".join(
+        flags.build_parser(config.PipelineConfig, "pipeline.main").format_help().split()
+    )

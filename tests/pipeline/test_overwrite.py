@@ -21,9 +21,8 @@ import apache_beam as beam
 import numpy as np
 import pytest
 
-from pipeline import features as F
-from pipeline import graph, main
-from pipeline import stats as stats_lib
+from drawing import features as F
+from pipeline import accounting, job, main
 from tests.synthetic import random_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,7 +128,7 @@ def test_a_run_that_fails_leaves_the_old_dataset(tmp_path, monkeypatch):
         raise RuntimeError("injected failure in the last step")
 
     # The last check before the swap: every shard is staged by then.
-    monkeypatch.setattr(stats_lib, "check_accounting", fail)
+    monkeypatch.setattr(accounting, "check_accounting", fail)
     new = _input(tmp_path / "new_in", ["star"], 30)
     args = ["--input", str(new), "--output", str(out), "--overwrite"]
     with pytest.raises(Exception, match="injected failure in the last step"):
@@ -167,7 +166,7 @@ def test_a_run_that_writes_nothing_does_not_report_the_old_stats(
     """As a Dataflow dry run: the job is built, nothing runs, the old stays."""
     out = _old_dataset(tmp_path, "--analysis_fraction=0")
     before = _snapshot(out)
-    monkeypatch.setattr(graph, "build", lambda p, *_: p | beam.Create([np.int64(0)]))
+    monkeypatch.setattr(job, "build", lambda p, *_: p | beam.Create([np.int64(0)]))
     new = _input(tmp_path / "new_in", ["star"], 30)
     args = ["--input", str(new), "--output", str(out), "--overwrite"]
 

@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from tensorflow_transform.beam import tft_unit
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from pipeline import features as F
+from drawing import features as F
 from pipeline import preprocessing
 
 

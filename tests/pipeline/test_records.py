@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from pipeline import features as F
-from pipeline import ink, records
+from drawing import features as F
+from drawing import ink, ndjson
+from pipeline import records
 from tests.shared_data import requires_sample
 from tests.synthetic import example
 from tools import sample
 
 
 def _check(lines: list[bytes]) -> None:
-    drawings = [ink.parse_drawing(line) for line in lines]
+    drawings = [ndjson.parse_drawing(line) for line in lines]
     inks, _ = ink.encode_batch(drawings)
     for i, (drawing, encoded) in enumerate(zip(drawings, inks, strict=True)):
         class_index = (i * 7919) % 20000  # one- and two-byte varints
@@ -40,7 +41,7 @@ def test_every_real_drawing_parses_to_the_same_example():
 
 
 def test_the_tutorial_feature_spec_reads_the_record():
-    drawing = ink.parse_drawing(
+    drawing = ndjson.parse_drawing(
         b'{"word":"a","key_id":"7","drawing":[[[0,5,9],[1,2,3]]]}'
     )
     encoded = ink.drawing_to_ink(drawing)

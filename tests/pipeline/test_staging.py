@@ -12,7 +12,7 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import features as F
+from drawing import features as F
 from pipeline import staging
 
 OLD = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from pipeline import logs
+from drawing import logs
 from tests.shared_data import requires_sample
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 import trainer
-from pipeline import features, ink
+from drawing import features, ink
 from tests.shared_data import requires_sample
 from tests.synthetic import example
 from tests.tools.pictures import assert_picture
@@ -69,7 +69,7 @@ def test_renders_the_real_sample(tmp_path: Path) -> None:
 
 
 def _fake_predictor(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Stands in for trainer.predict: right on circles, wrong otherwise, one error."""
+    """Stands in for serving.predict: right on circles, wrong otherwise, one error."""
     calls: list = []
 
     class Model:
@@ -83,9 +83,9 @@ def _fake_predictor(monkeypatch: pytest.MonkeyPatch) -> list:
                 out.append({"error": "bad drawing"} if i == 1 else {"top_k": top})
             return out
 
-    fake = types.ModuleType("trainer.predict")
+    fake = types.ModuleType("serving.predict")
     fake.load = lambda model_dir: Model()
-    monkeypatch.setitem(sys.modules, "trainer.predict", fake)
+    monkeypatch.setitem(sys.modules, "serving.predict", fake)
     monkeypatch.setattr(trainer, "predict", fake, raising=False)
     return calls
 

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from pipeline import ink
+from drawing import ink, ndjson
 from tools import synth
 
 NUM_CLASSES = len(synth.CLASSES)
@@ -62,7 +62,7 @@ def test_every_line_passes_the_pipeline_parser(dataset: list[Path]) -> None:
         lines = path.read_bytes().split(b"\n")
         assert lines[-1] == b""  # newline-terminated, no blank lines inside
         for line in lines[:-1]:
-            drawing = ink.parse_drawing(
+            drawing = ndjson.parse_drawing(
                 line, {c: i for i, c in enumerate(synth.CLASSES)}
             )
             assert drawing.word == path.stem

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
 from tests.synthetic import write_records
 from trainer import augment
 from trainer import data as D

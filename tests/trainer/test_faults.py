@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
 from tests.synthetic import CLASSES, draw, example, to_ink
 from tests.trainer.test_train import TINY_MODEL, run_task
 from trainer import callbacks as CB

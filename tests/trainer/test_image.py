@@ -3,7 +3,7 @@
 The pipeline writes records from synthetic drawings on the host; the image
 then trains on them, exports, and classifies ndjson lines, as `docker run
 IMAGE --training_data=...` and `docker run --entrypoint python IMAGE -m
-trainer.predict ...` would. See tests/podman.py for how it builds and runs
+serving.predict ...` would. See tests/podman.py for how it builds and runs
 without a Docker engine.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import features as F
+from drawing import features as F
 from pipeline import main as pipeline_main
 from tests import podman
 from tools import synth
@@ -52,14 +52,23 @@ def test_the_image_holds_no_beam_no_tf_transform_and_no_cuda(image, tmp_path):
     probe = (
         "import importlib.util as u, importlib.metadata as m, json;"
         "print(json.dumps([x for x in ('apache_beam', 'tensorflow_transform',"
-        " 'tensorflow', 'keras', 'tensorboard', 'trainer', 'pipeline.ink_tf')"
+        " 'tensorflow', 'keras', 'tensorboard', 'drawing', 'trainer', 'serving',"
+        " 'pipeline', 'tools')"
         " if u.find_spec(x)]));"
         "print(json.dumps([d.metadata['Name'] for d in m.distributions()]))"
     )
     done = podman.run(image, ["-c", probe], tmp_path, entrypoint=["python"])
     assert done.returncode == 0, done.stderr
     found, installed = map(json.loads, done.stdout.splitlines()[-2:])
-    assert found == ["tensorflow", "keras", "tensorboard", "trainer", "pipeline.ink_tf"]
+    # Whole packages: the shared drawing code, training and serving; no Beam job.
+    assert found == [
+        "tensorflow",
+        "keras",
+        "tensorboard",
+        "drawing",
+        "trainer",
+        "serving",
+    ]
     names = {n.lower() for n in installed}
     assert not {"apache-beam", "tensorflow-transform", "tfx-bsl"} & names
     assert not [n for n in names if n.startswith("nvidia-")]
@@ -97,7 +106,7 @@ def test_the_image_trains_exports_and_predicts(image, records):
         image,
         [
             "-m",
-            "trainer.predict",
+            "serving.predict",
             "--model=/mnt/model/export",
             "--k=2",
             "/mnt/few.ndjson",

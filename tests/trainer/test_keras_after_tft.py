@@ -28,7 +28,7 @@ def test_trainer_modules_do_not_import_tensorflow_transform():
         import sys
         import trainer.augment, trainer.callbacks, trainer.config, trainer.data
         import trainer.distribute, trainer.evaluate, trainer.export, trainer.model
-        import trainer.predict, trainer.statistics, trainer.submit, trainer.task
+        import serving.predict, trainer.statistics, trainer.submit, trainer.task
         print("tensorflow_transform" in sys.modules)
         """
     )

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.trainer.conftest import cloud_dry_run
+from drawing import container
+from tests.product import cloud_dry_run
 from trainer import submit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ TRAINER_ARGS = [
 
 
 def dry_run(*flags: str) -> dict:
-    return cloud_dry_run("submit", *flags)
+    return cloud_dry_run("trainer.submit", *flags)
 
 
 def test_one_worker_runs_the_trainer_image_with_the_args_unchanged():
@@ -86,7 +87,7 @@ def test_the_default_image_is_where_cloud_build_pushes_it():
     for name, value in values.items():
         pushed = pushed.replace(f"${{{name}}}", value)
     region = config["substitutions"]["_REGION"]
-    assert pushed == submit.default_image("p-123456", region)
+    assert pushed == container.default_image("p-123456", region)
     build_args = config["steps"][0]["args"]
     assert f"--tag={config['images'][0]}" in build_args
 

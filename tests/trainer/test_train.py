@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import features as F
+from drawing import features as F
+from tests.product import product_env
 from tests.synthetic import CLASSES, draw, ndjson_line, to_ink, write_records
-from tests.trainer.conftest import product_env
 from trainer import config as C
 from trainer import data as D
 from trainer import statistics
@@ -169,7 +169,7 @@ def test_tiny_training_run_learns(trained):
 
 @pytest.mark.slow
 def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
-    from trainer import predict
+    from serving import predict
 
     rng = np.random.default_rng(7)
     labels = [i % len(CLASSES) for i in range(40)]
@@ -201,7 +201,7 @@ def test_export_round_trip_with_ndjson_and_a_bad_line(trained, tmp_path):
         [
             sys.executable,
             "-m",
-            "trainer.predict",
+            "serving.predict",
             "--model",
             str(trained / "export"),
             "--k=2",

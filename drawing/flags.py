@@ -1,0 +1,159 @@
+"""Command lines built from frozen config dataclasses: each default written once.
+
+A field made with `flag` carries its flag's help and argparse settings, so
+`parse` builds the parser from the dataclass and `--help` prints each default
+from there. The dataclass checks itself in `__post_init__`; a ValueError there
+becomes a usage error (exit status 2) of one line. Every command line of the
+product is made this way (`python -m pipeline.main`, `trainer.task`,
+`serving.serve`, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from drawing import logs
+
+T = TypeVar("T")
+MISSING = dataclasses.MISSING
+
+
+def flag(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    env: str | None = None,
+    names: Sequence[str] = (),
+    **argparse_kwargs: Any,
+) -> Any:
+    """A dataclass field that is also a flag.
+
+    Args:
+      default: The field's default, and the flag's.
+      help: The flag's help; argparse adds the default to it.
+      env: An environment variable whose value, when set, is the default
+        (Vertex AI passes settings this way).
+      names: The flag's spellings (default `--FIELD`); a name without a dash
+        makes a positional argument.
+      **argparse_kwargs: Anything else `add_argument` takes: type, choices,
+        action, nargs, required.
+    """
+    metadata = {"help": help, "env": env, "names": tuple(names), **argparse_kwargs}
+    return dataclasses.field(default=default, metadata={"flag": metadata})
+
+
+def parse_bool(text: str) -> bool:
+    """A flag's boolean value: 1/0, true/false, yes/no, on/off."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def switch(default: bool, help: str = "") -> Any:
+    """A boolean flag: `--name`, `--name=true` or `--name=false`, as the
+    tutorial's flags take them."""
+    return flag(default, help, type=parse_bool, nargs="?", const=True)
+
+
+def passthrough(help: str) -> Any:
+    """A field that takes every argument after `--`, unchanged, as a tuple."""
+    return dataclasses.field(default=(), metadata={"passthrough": help})
+
+
+def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the arguments before `--`, the ones after it)."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    split = argv.index("--")
+    return argv[:split], argv[split + 1 :]
+
+
+class HelpFormatter(
+    argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter
+):
+    """Keeps the description's layout and prints every default."""
+
+
+def build_parser(
+    config: type, prog: str, description: str = "", verbose: bool = True
+) -> argparse.ArgumentParser:
+    """One argument per `flag` field of `config`, plus `--verbose`."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=HelpFormatter
+    )
+    for field in dataclasses.fields(config):
+        if "flag" not in field.metadata:
+            continue
+        kwargs = dict(field.metadata["flag"])
+        env, names = kwargs.pop("env"), kwargs.pop("names") or (f"--{field.name}",)
+        kwargs["help"] = kwargs["help"] or "(default: %(default)s)"
+        default = field.default
+        if env and os.environ.get(env):
+            default = os.environ[env]  # argparse applies `type` to a str default
+        # No default: a required flag, whose help shows none.
+        kwargs["default"] = argparse.SUPPRESS if default is MISSING else default
+        if names[0].startswith("-"):
+            parser.add_argument(*names, dest=field.name, **kwargs)
+        else:
+            parser.add_argument(field.name, **kwargs)
+    rest = [f for f in dataclasses.fields(config) if "passthrough" in f.metadata]
+    if rest:
+        parser.epilog = f"Arguments after `--`: {rest[0].metadata['passthrough']}."
+    if verbose:
+        parser.add_argument(
+            logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP
+        )
+    return parser
+
+
+def parse(
+    config: type[T],
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str = "",
+    verbose: bool = True,
+) -> T:
+    """The command line `argv` (default sys.argv[1:]) as a `config` instance."""
+    config_value, unknown = _parse(config, argv, prog, description, verbose, False)
+    return config_value
+
+
+def parse_known(
+    config: type[T],
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str = "",
+    verbose: bool = True,
+) -> tuple[T, list[str]]:
+    """As `parse`, and the arguments it does not know, e.g. for Beam's
+    PipelineOptions."""
+    return _parse(config, argv, prog, description, verbose, True)
+
+
+def _parse(config, argv, prog, description, verbose, known):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest = [f.name for f in dataclasses.fields(config) if "passthrough" in f.metadata]
+    after: list[str] = []
+    if rest:
+        argv, after = split_passthrough(argv)
+    parser = build_parser(config, prog, description, verbose)
+    if known:
+        namespace, unknown = parser.parse_known_args(argv)
+    else:
+        namespace, unknown = parser.parse_args(argv), []
+    values = vars(namespace)
+    values.pop("verbose", None)  # read by drawing.logs, not a setting
+    if rest:
+        values[rest[0]] = tuple(after)
+    try:
+        return config(**values), unknown
+    except ValueError as err:
+        parser.error(str(err))

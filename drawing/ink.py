@@ -1,0 +1,146 @@
+"""Size-normalises and delta-encodes drawings into the tutorial's ink.
+
+Pure numpy, no Beam and no TensorFlow, so the per-drawing arithmetic is
+tested with plain pytest and runs the same on a laptop and a Dataflow worker.
+It reproduces the tutorial's `create_dataset.py` bit for bit in float32 (see
+`tools.tutorial` and `tests/drawing/test_ink.py`), vectorised over whole
+drawings and batches instead of looping over strokes. `drawing.ink_tf` is its
+TensorFlow twin.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import numpy as np
+
+from drawing import features as F
+from drawing.ndjson import EXTENT_OVERFLOW, BadDrawing, Drawing, Reason, coordinates
+
+
+def to_points(drawing: Drawing) -> np.ndarray:
+    """float32 [N, 2] canvas points of one drawing, checked to be finite numbers."""
+    return coordinates(drawing.xs, drawing.ys).T
+
+
+def pen_up_bits(stroke_lengths: list[int]) -> np.ndarray:
+    """float32 [N]: 1 on the last point of each stroke, as the tutorial sets it."""
+    pen_up = np.zeros(sum(stroke_lengths), dtype=np.float32)
+    pen_up[np.cumsum(stroke_lengths) - 1] = 1.0
+    return pen_up
+
+
+def normalize_and_delta(points: np.ndarray, pen_up: np.ndarray) -> np.ndarray:
+    """The tutorial's transform: unit bounding box, then deltas of consecutive points.
+
+    Each axis is scaled to [0, 1] independently (an axis with no extent keeps
+    scale 1), consecutive differences are taken, and each row keeps the pen-up
+    bit of the later point, as `create_dataset.py` does. All in float32, in the
+    same order of operations, so the result equals the tutorial's bit for bit.
+
+    Returns:
+      float32 [N-1, 3]: dx, dy, pen-up.
+
+    Raises:
+      BadDrawing: when the points span more than float32 holds (e.g. -3e38 to
+        3e38): the scale would be inf and the deltas NaN.
+    """
+    lower = points.min(axis=0)
+    with np.errstate(over="ignore"):
+        scale = points.max(axis=0) - lower
+    if not np.isfinite(scale).all():
+        raise BadDrawing(Reason.NON_FINITE, EXTENT_OVERFLOW)
+    scale[scale == 0] = 1
+    normalized = (points - lower) / scale
+    ink = np.empty((points.shape[0] - 1, F.INK_CHANNELS), dtype=np.float32)
+    np.subtract(normalized[1:], normalized[:-1], out=ink[:, :2])
+    ink[:, 2] = pen_up[1:]
+    return ink
+
+
+def drawing_to_ink(drawing: Drawing) -> np.ndarray:
+    """float32 [N-1, 3] ink for one drawing; BadDrawing if its values are bad."""
+    return normalize_and_delta(to_points(drawing), pen_up_bits(drawing.stroke_lengths))
+
+
+def encode_batch(
+    drawings: list[Drawing],
+) -> tuple[list[np.ndarray | None], dict[int, BadDrawing]]:
+    """`drawing_to_ink` for many drawings with one numpy call per step.
+
+    A typical drawing has ~50 points, so per-call numpy overhead dominated the
+    single-drawing version; concatenating a batch amortises it. The elementwise
+    float32 operations are the same, so each result is bit-identical to
+    `normalize_and_delta` on that drawing alone.
+
+    Returns:
+      (inks, errors): inks[i] is drawing i's float32 [N-1, 3] ink, or None when
+      its coordinates are not finite numbers, in which case errors[i] says why.
+    """
+    if not drawings:
+        return [], {}
+    errors: dict[int, BadDrawing] = {}
+    try:
+        coords = coordinates(
+            list(chain.from_iterable(d.xs for d in drawings)),
+            list(chain.from_iterable(d.ys for d in drawings)),
+        )
+    except BadDrawing:
+        # Rare: find the culprits one by one, then encode the rest in bulk.
+        for i, d in enumerate(drawings):
+            try:
+                coordinates(d.xs, d.ys)
+            except BadDrawing as err:
+                errors[i] = err
+        good = [i for i in range(len(drawings)) if i not in errors]
+        good_inks, good_errors = encode_batch([drawings[i] for i in good])
+        errors.update((good[j], err) for j, err in good_errors.items())
+        inks: list[np.ndarray | None] = [None] * len(drawings)
+        for i, ink in zip(good, good_inks, strict=True):
+            inks[i] = ink
+        return inks, errors
+    flat = coords.T
+    lengths = np.fromiter((d.num_points for d in drawings), np.int64, len(drawings))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    lower = np.minimum.reduceat(flat, starts, axis=0)
+    # A drawing spanning more than float32 holds gets no ink (see
+    # `normalize_and_delta`); its overflows stay in its own rows.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.maximum.reduceat(flat, starts, axis=0) - lower
+        for i in np.flatnonzero(~np.isfinite(scale).all(axis=1)).tolist():
+            errors[i] = BadDrawing(Reason.NON_FINITE, EXTENT_OVERFLOW)
+        scale[scale == 0] = 1
+        owner = np.repeat(np.arange(len(drawings)), lengths)
+        normalized = (flat - lower[owner]) / scale[owner]
+        ink = np.empty((flat.shape[0], F.INK_CHANNELS), dtype=np.float32)
+        np.subtract(normalized[1:], normalized[:-1], out=ink[1:, :2])
+    ink[:, 2] = 0.0
+    stroke_ends = (
+        np.cumsum(list(chain.from_iterable(d.stroke_lengths for d in drawings))) - 1
+    )
+    ink[stroke_ends, 2] = 1.0
+    # Row `start` of each drawing holds a cross-drawing delta and is dropped.
+    return [
+        None if i in errors else ink[s + 1 : e]
+        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
+    ], errors
+
+
+def ink_to_strokes(ink: np.ndarray) -> list[np.ndarray]:
+    """Inverts the delta encoding for pictures: strokes of normalised points.
+
+    The first point of a drawing is lost by the encoding, so strokes start at the
+    origin; the shape is what people need to check the preprocessing by eye.
+    """
+    ink = np.asarray(ink, dtype=np.float32).reshape(-1, F.INK_CHANNELS)
+    xy = np.concatenate([np.zeros((1, 2), np.float32), np.cumsum(ink[:, :2], axis=0)])
+    pen = np.concatenate([[0.0], ink[:, 2]])
+    ends = np.flatnonzero(pen > 0.5)
+    strokes, start = [], 0
+    for end in ends:
+        strokes.append(xy[start : end + 1])
+        start = end + 1
+    if start < len(xy):
+        strokes.append(xy[start:])
+    return [s for s in strokes if len(s)]

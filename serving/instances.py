@@ -1,0 +1,223 @@
+"""Predict request bodies -> checked drawings: `serving.serve`'s input side.
+
+A request is TF Serving's row format, `{"instances": [...]}`, with Vertex AI's
+optional `"parameters": {"k": n}`. An instance is either an object with a
+`drawing` (strokes of `[xs, ys]` or `[xs, ys, ts]`, in raw canvas coordinates
+or already simplified) and optional `key_id`/`word`, or one Quick, Draw! ndjson
+line as a string. The body is parsed once; each instance becomes the strokes
+the dataset would hold for it, which the model scores as numbers
+(`serving.predict.Predictor.score`).
+
+Simplification: the model was trained on the dataset's simplified drawings
+(aligned to the origin, scaled to 0-255, resampled at 1 px and
+Ramer-Douglas-Peucker with epsilon 2), so a raw drawing, far denser, must be
+simplified the same way first (`drawing.simplify.simplify_strokes`). A drawing
+whose strokes carry times (`[xs, ys, ts]`, the raw format; the drawing page
+sends them) is raw. One without times whose coordinates are all integers in
+0-255 is taken as already simplified and passed unchanged: it is then scored
+exactly as TF Serving and `serving.predict` score the same line
+(`needs_simplification` says why not simplify all).
+
+Every check names the instance (its index) and what is wrong, so a client can
+fix its request; nothing here imports TensorFlow or aiohttp.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+
+from drawing import features as F
+
+# The simplified format's coordinate range.
+SIMPLIFIED_MAX = 255
+
+
+class BadRequest(ValueError):
+    """A request the server refuses (HTTP 400); `instance` is its index, if any."""
+
+    def __init__(self, message: str, instance: int | None = None) -> None:
+        super().__init__(
+            message if instance is None else f"instance {instance}: {message}"
+        )
+        self.instance = instance
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Bounds on one request, so that no request can exhaust the server."""
+
+    max_instances: int = 64
+    # Points per drawing as sent (before simplification). The dataset's raw
+    # drawings, sampled at pointer events, have a few hundred; the sample's
+    # big classes traced at 1 px on a 1000 px canvas have a median of 4,600
+    # and a maximum of 72,000 (a shaded airplane), which takes ~0.1 s to check
+    # and simplify. The body bound (4 MiB) caps a request's total anyway.
+    max_points: int = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """One drawing, ready to score."""
+
+    strokes: list[list[list]]  # [[xs, ys], ...], as the model scores them
+    echo: dict[str, str]  # key_id and word, when the instance has them
+    simplified_here: bool  # whether the server simplified it
+
+    @property
+    def points(self) -> tuple[list, list, list[int]]:
+        """(xs, ys, points per stroke): the strokes concatenated."""
+        xs = [x for stroke in self.strokes for x in stroke[0]]
+        ys = [y for stroke in self.strokes for y in stroke[1]]
+        return xs, ys, [len(stroke[0]) for stroke in self.strokes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    instances: list[Instance]
+    k: int | None  # parameters.k, when given
+
+
+def _number_list(value: Any, what: str, index: int) -> list:
+    if not isinstance(value, list):
+        raise BadRequest(f"{what} is not a list of numbers", index)
+    for v in value:
+        if type(v) not in (int, float):  # not bool, str, None, list
+            raise BadRequest(f"{what} holds {orjson.dumps(v).decode()[:40]}", index)
+    return value
+
+
+def checked_strokes(drawing: Any, index: int, max_points: int) -> list[list[list]]:
+    """The drawing's strokes as `[xs, ys]` (times dropped), or BadRequest.
+
+    Empty strokes are dropped, as the pipeline drops them.
+    """
+    if not isinstance(drawing, list):
+        raise BadRequest('"drawing" is not a list of [xs, ys] strokes', index)
+    strokes = []
+    points = 0
+    for s, stroke in enumerate(drawing):
+        if not isinstance(stroke, list) or len(stroke) not in (2, 3):
+            raise BadRequest(f"stroke {s} is not [xs, ys] or [xs, ys, ts]", index)
+        xs = _number_list(stroke[0], f"stroke {s} xs", index)
+        ys = _number_list(stroke[1], f"stroke {s} ys", index)
+        lengths = [len(xs), len(ys)]
+        if len(stroke) == 3:
+            lengths.append(len(_number_list(stroke[2], f"stroke {s} ts", index)))
+        if len(set(lengths)) != 1:
+            counts = " vs ".join(map(str, lengths))
+            raise BadRequest(f"stroke {s} has unequal lengths: {counts}", index)
+        points += len(xs)
+        if points > max_points:
+            raise BadRequest(f"more than {max_points} points", index)
+        if xs:
+            strokes.append([xs, ys])
+    if points < 2:
+        plural = "" if points == 1 else "s"
+        raise BadRequest(f"{points} point{plural}; a drawing needs at least 2", index)
+    return strokes
+
+
+def needs_simplification(strokes: list[list[list]], timed: bool = False) -> bool:
+    """Whether the drawing is not already in the dataset's simplified format.
+
+    Simplified drawings have no times and hold integers in 0-255 (not always
+    spanning the whole box: RDP can drop an extreme point). Simplifying them
+    again is far from the identity: it left 345 of the sample's 17,989
+    simplified drawings (1.9%) unchanged and dropped a few points from the
+    others (RDP then runs on rounded points and on no denser line). So they
+    are passed as they are, which also keeps the server's answer for a dataset
+    line equal to TF Serving's for the same line. A raw drawing without times
+    that happens to fit the box in whole pixels (at most 255 px, drawn in a
+    canvas's top-left corner) is taken as simplified too: a client that sends
+    such drawings should send the times (`timed`), as the drawing page does.
+    """
+    if timed:
+        return True
+    for xs, ys in strokes:
+        for v in (*xs, *ys):
+            if type(v) is not int or not 0 <= v <= SIMPLIFIED_MAX:
+                return True
+    return False
+
+
+def _simplify(strokes: list[list[list]], index: int) -> list[list[list]]:
+    from drawing.simplify import simplify_strokes
+
+    try:
+        simplified = [s for s in simplify_strokes(strokes) if len(s[0])]
+    except ValueError as err:  # e.g. an extent beyond float64
+        raise BadRequest(f"cannot simplify the drawing: {err}", index) from None
+    if sum(len(xs) for xs, _ in simplified) < 2:
+        raise BadRequest("fewer than 2 points after simplification", index)
+    return simplified
+
+
+def _echo(record: dict) -> dict[str, str]:
+    echo = {}
+    if record.get(F.KEY_ID) is not None:
+        echo[F.KEY_ID] = str(record[F.KEY_ID])
+    if isinstance(record.get(F.WORD), str):
+        echo[F.WORD] = record[F.WORD]
+    return echo
+
+
+def parse_instance(value: Any, index: int, limits: Limits) -> Instance:
+    """One instance (object or ndjson line string) -> its checked strokes."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as err:
+            raise BadRequest(f"the ndjson line is not JSON: {err}", index) from None
+        if not isinstance(value, dict):
+            raise BadRequest("the ndjson line is not a JSON object", index)
+    elif not isinstance(value, dict):
+        kind = type(value).__name__
+        raise BadRequest(
+            f'expected an object with "drawing" or an ndjson line string, got {kind}',
+            index,
+        )
+    if F.DRAWING not in value:
+        raise BadRequest('no "drawing"', index)
+    strokes = checked_strokes(value[F.DRAWING], index, limits.max_points)
+    timed = any(len(stroke) == 3 for stroke in value[F.DRAWING])  # checked above
+    simplify = needs_simplification(strokes, timed)
+    if simplify:
+        strokes = _simplify(strokes, index)
+    return Instance(strokes=strokes, echo=_echo(value), simplified_here=simplify)
+
+
+def parse_request(body: bytes, limits: Limits) -> Request:
+    """A predict request body -> its instances, or BadRequest saying what is wrong."""
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise BadRequest(f"the request body is not JSON: {err}") from None
+    if not isinstance(request, dict):
+        raise BadRequest('the request must be a JSON object with "instances"')
+    if "instances" not in request:
+        hint = ' (the columnar "inputs" format is not supported)'
+        raise BadRequest('no "instances"' + (hint if "inputs" in request else ""))
+    instances = request["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise BadRequest('"instances" must be a non-empty list')
+    if len(instances) > limits.max_instances:
+        raise BadRequest(
+            f"{len(instances)} instances; at most {limits.max_instances} per request"
+        )
+    k = _k(request.get("parameters"))
+    parsed = [parse_instance(v, i, limits) for i, v in enumerate(instances)]
+    return Request(instances=parsed, k=k)
+
+
+def _k(parameters: Any) -> int | None:
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise BadRequest('"parameters" must be an object')
+    k = parameters.get("k")
+    if k is not None and (type(k) is not int or k < 1):
+        raise BadRequest('"parameters.k" must be a positive integer')
+    return k
