@@ -79,26 +79,14 @@ def encode_batch(
     """
     if not drawings:
         return [], {}
-    errors: dict[int, BadDrawing] = {}
     try:
         coords = coordinates(
             list(chain.from_iterable(d.xs for d in drawings)),
             list(chain.from_iterable(d.ys for d in drawings)),
         )
     except BadDrawing:
-        # Rare: find the culprits one by one, then encode the rest in bulk.
-        for i, d in enumerate(drawings):
-            try:
-                coordinates(d.xs, d.ys)
-            except BadDrawing as err:
-                errors[i] = err
-        good = [i for i in range(len(drawings)) if i not in errors]
-        good_inks, good_errors = encode_batch([drawings[i] for i in good])
-        errors.update((good[j], err) for j, err in good_errors.items())
-        inks: list[np.ndarray | None] = [None] * len(drawings)
-        for i, ink in zip(good, good_inks, strict=True):
-            inks[i] = ink
-        return inks, errors
+        return _encode_around_bad_values(drawings)
+    errors: dict[int, BadDrawing] = {}
     flat = coords.T
     lengths = np.fromiter((d.num_points for d in drawings), np.int64, len(drawings))
     ends = np.cumsum(lengths)
@@ -125,6 +113,26 @@ def encode_batch(
         None if i in errors else ink[s + 1 : e]
         for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
     ], errors
+
+
+def _encode_around_bad_values(
+    drawings: list[Drawing],
+) -> tuple[list[np.ndarray | None], dict[int, BadDrawing]]:
+    """`encode_batch` for a batch with bad values: rare, so the culprits are
+    found one by one, then the rest is encoded in bulk."""
+    errors: dict[int, BadDrawing] = {}
+    for i, d in enumerate(drawings):
+        try:
+            coordinates(d.xs, d.ys)
+        except BadDrawing as err:
+            errors[i] = err
+    good = [i for i in range(len(drawings)) if i not in errors]
+    good_inks, good_errors = encode_batch([drawings[i] for i in good])
+    errors.update((good[j], err) for j, err in good_errors.items())
+    inks: list[np.ndarray | None] = [None] * len(drawings)
+    for i, ink in zip(good, good_inks, strict=True):
+        inks[i] = ink
+    return inks, errors
 
 
 def ink_to_strokes(ink: np.ndarray) -> list[np.ndarray]:

@@ -6,12 +6,8 @@ for `"drawing":` alone is not enough: a nested object may have a `drawing` key
 too, strings may contain the text `"drawing":`, and whitespace sits between
 tokens. So the reading is done in two passes, vectorised over the batch:
 
-1. The whole line must be a JSON object that a strict parser (orjson) accepts:
-   valid UTF-8; every string well-formed (no raw control characters, only
-   JSON escapes, surrogate escapes only as high+low pairs); strict numbers (no
-   `01`, `1.`, `.5`, `+1`, `NaN`), none beyond float64's range; nothing after
-   the object. Strings collapse to `""`, scalars to `0`, whitespace goes, and
-   innermost containers collapse to `0` until one `0` is left.
+1. The whole line must be a JSON object that a strict parser (orjson) accepts
+   (`drawing.json_tf`).
 2. On such a line, depth (brackets outside strings) picks the top-level object's
    own keys. The value of the only top-level key spelt `"drawing"` must match
    the drawing grammar (strokes of [xs, ys] or [xs, ys, ts] number lists,
@@ -37,32 +33,14 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from drawing import features as F
+from drawing.json_tf import NUMBER, WS, json_objects
 
-MAX_DEPTH = 32  # deeper lines are "not sure"; drawings are 4 deep
 _F32_TINY = 2.0**-126  # float32's smallest normal number
 _F32_ZERO = 2.0**-150  # at most this rounds to zero in float32
 
-_WS = r"[ \t\n\r]*"
-_HEX = "[0-9a-fA-F]"
-# A JSON string as orjson accepts it: `\u` escapes of surrogates only in pairs.
-_STRING = (
-    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u(?:'
-    rf"[0-9a-cA-CefEF]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}}"
-    rf"|[dD][89abAB]{_HEX}{{2}}\\u[dD][c-fC-F]{_HEX}{{2}}"
-    r'))*"'
-)
-# Any run from a quote to the next unescaped quote: how a parser splits tokens.
-_ANY_STRING = r'"(?:[^"\\]|\\[\s\S])*"'
-_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-# Only numbers with a 3-digit exponent or 200 digits can overflow float64.
-_MAY_OVERFLOW = r"[\s\S]*(?:[eE]\+?[0-9]{3}|[0-9]{200})[\s\S]*"
-_SCALAR = rf"{_NUMBER}|true|false|null"
-_VALUE = '(?:""|0)'
-_CONTAINER = rf'\[(?:{_VALUE}(?:,{_VALUE})*)?\]|\{{(?:"":{_VALUE}(?:,"":{_VALUE})*)?\}}'
-
-_LIST = rf"\[{_WS}(?:{_NUMBER}{_WS}(?:,{_WS}{_NUMBER}{_WS})*)?\]"
-_STROKE = rf"\[{_WS}{_LIST}{_WS},{_WS}{_LIST}{_WS}(?:,{_WS}{_LIST}{_WS})?\]"
-_DRAWING = rf"\[{_WS}{_STROKE}{_WS}(?:,{_WS}{_STROKE}{_WS})*\]"
+_LIST = rf"\[{WS}(?:{NUMBER}{WS}(?:,{WS}{NUMBER}{WS})*)?\]"
+_STROKE = rf"\[{WS}{_LIST}{WS},{WS}{_LIST}{WS}(?:,{WS}{_LIST}{WS})?\]"
+_DRAWING = rf"\[{WS}{_STROKE}{WS}(?:,{WS}{_STROKE}{WS})*\]"
 _ESCAPE_MARK = "\x01"  # stands for an escape's 2 characters; raw, never valid JSON
 _NESTED = "V"  # stands for a nested value in the top-level view
 # Stands in for the drawing of a line that has none, so the batch keeps its shape.
@@ -85,63 +63,6 @@ class ParsedLines(NamedTuple):
     valid: tf.Tensor
     key_id: tf.Tensor
     word: tf.Tensor
-
-
-def _reduce_containers(compact: tf.Tensor) -> tf.Tensor:
-    """Collapses innermost containers of scalar tokens until none changes."""
-
-    def body(step, _, text):
-        reduced = tf.strings.regex_replace(text, _CONTAINER, "0")
-        return step + 1, tf.reduce_any(reduced != text), reduced
-
-    _, _, reduced = tf.while_loop(
-        lambda step, changed, _: (step < MAX_DEPTH) & changed,
-        body,
-        (tf.constant(0), tf.constant(True), compact),
-    )
-    return reduced
-
-
-def _numbers_finite(strings: tf.Tensor, check: tf.Tensor) -> tf.Tensor:
-    """False where a row in `check` has a number beyond float64 (orjson rejects).
-
-    `strings` are JSON lines with their strings collapsed to `""`.
-    """
-    text = tf.strings.regex_replace(
-        tf.where(check, strings, ""), "true|false|null", " "
-    )
-    text = tf.strings.regex_replace(text, r"[^-+.eE0-9]+", " ")
-    tokens = tf.strings.split(tf.strings.strip(text))
-    # Only numbers reach to_number, which would fail the whole batch otherwise.
-    numbers = tokens.with_flat_values(
-        tf.where(
-            tf.strings.regex_full_match(tokens.flat_values, _NUMBER),
-            tokens.flat_values,
-            "inf",
-        )
-    )
-    finite = tf.math.is_finite(tf.strings.to_number(numbers, tf.float64))
-    return tf.reduce_all(finite, axis=1)
-
-
-def json_objects(lines: tf.Tensor) -> tf.Tensor:
-    """bool [B]: the line is one JSON object that orjson would accept."""
-    utf8 = tf.equal(
-        tf.strings.unicode_transcode(lines, "UTF-8", "UTF-8", errors="replace"), lines
-    )
-    lines = tf.where(utf8, lines, "")
-    strings = tf.strings.regex_replace(lines, _STRING, '""')
-    aligned = strings == tf.strings.regex_replace(lines, _ANY_STRING, '""')
-    scalars = tf.strings.regex_replace(strings, _SCALAR, "0")
-    compact = tf.strings.regex_replace(scalars, r"[ \t\n\r]+", "")
-    ok = (
-        utf8
-        & aligned
-        & tf.strings.regex_full_match(compact, r"\{[\s\S]*")
-        & tf.equal(_reduce_containers(compact), "0")
-    )
-    suspect = ok & tf.strings.regex_full_match(strings, _MAY_OVERFLOW)
-    return ok & (~suspect | _numbers_finite(strings, suspect))
 
 
 class _View(NamedTuple):
@@ -194,7 +115,7 @@ def _top_level_view(lines: tf.Tensor) -> _View:
 
 def _key_once(view: _View, key: str) -> tf.Tensor:
     """bool [B]: `key` is a top-level key of the line exactly once."""
-    key = rf'"{key}"{_WS}:'
+    key = rf'"{key}"{WS}:'
     once = rf"[\s\S]*{key}[\s\S]*"
     twice = rf"[\s\S]*{key}[\s\S]*{key}[\s\S]*"
     return tf.strings.regex_full_match(view.text, once) & ~tf.strings.regex_full_match(
@@ -216,7 +137,7 @@ def _field(
     is one `V`; the text returned is what `value` matched. Its span runs to the
     next character of the view, so a `V` stands for the whole nested value.
     """
-    pattern = rf'(?s)^(.*?"{key}"{_WS}:{_WS}{before})({value}){after}.*$'
+    pattern = rf'(?s)^(.*?"{key}"{WS}:{WS}{before})({value}){after}.*$'
     found = _key_once(view, key) & tf.strings.regex_full_match(view.text, pattern)
     head = tf.strings.regex_replace(view.text, pattern, r"\1", replace_global=False)
     body = tf.strings.regex_replace(view.text, pattern, r"\2", replace_global=False)
@@ -297,7 +218,7 @@ def parse_lines(lines: tf.Tensor) -> ParsedLines:
     view = _top_level_view(lines)
     # A key written with escapes might spell one of ours: not sure of any.
     sure = objects & ~tf.strings.regex_full_match(
-        view.text, rf'[\s\S]*"[^"]*{_ESCAPE_MARK}[^"]*"{_WS}:[\s\S]*'
+        view.text, rf'[\s\S]*"[^"]*{_ESCAPE_MARK}[^"]*"{WS}:[\s\S]*'
     )
     found, drawing = _field(lines, view, F.DRAWING, _NESTED)
     found = sure & found & tf.strings.regex_full_match(drawing, _DRAWING)

@@ -1,57 +1,12 @@
-"""The Quick, Draw! dataset's simplification, for raw drawings: pure numpy.
+"""The Quick, Draw! dataset's simplification of raw drawings: pure numpy.
 
-Google made the simplified files (the format the model is trained on) from the
-raw drawings by, per their README: 1. aligning the drawing to the top-left
-corner (minimum 0); 2. scaling it uniformly to a maximum of 255; 3. resampling
-every stroke at 1 pixel spacing; 4. Ramer-Douglas-Peucker (RDP) at epsilon 2.0.
-The code was never published (googlecreativelab/quickdraw-dataset#33 asks for
-it and is open; the only answer points at sketch-rnn-js's RDP, without the
-resampling). apple/turicreate's `drawing_classifier/data_preparation.cpp`
-reimplements steps 1, 2 and 4 but skips the resampling, scales each axis on its
-own and floors the RDP distance, so it does not reproduce the files either.
-
-This module reproduces them, each choice fixed by measurement against Google's
-own output: 8,043 drawings of the real sample also exist in raw form in two
-public repositories (borismus/exupery, peter-grajcar/drawtomat; see
-../shared/quickdraw_sample/README.md), and this code turns 7,623 of those raw
-drawings (94.8%) into exactly Google's simplified line. The rest differ where
-RDP meets a tie (equal distances, e.g. a segment parallel to the chord) that
-float noise decides, or by a pixel where a coordinate rounds on x.5. What the
-measurements showed (shares of exact matches):
-
-- Resampling is by arc length: a point every 1 px along each stroke from its
-  first point, plus its last point. It cuts corners by up to half a pixel, as
-  Google's did. A resampling that keeps the original vertices and only adds
-  points between them matched 0.5% (43 of 8,043).
-- RDP measures the distance to the infinite line through the interval's ends
-  (to the point when they coincide), splits while it is > 2.0 and keeps the
-  first farthest point. Distance to the segment: 25% (first 500 drawings).
-- Scaling is (v - min) * 255 / extent, the extent of the longer axis; all in
-  float64, rounded once, at the end, half to even (numpy's rint). Rounding
-  before resampling: 0.2% (first 500); half up: 3 points less (first 1,000).
-- Every stroke keeps its first and last point, so a one-point stroke (a dot)
-  becomes two equal points, as all 254 one-point raw strokes did.
-
-Re-simplifying a simplified drawing is not the identity, here as (by the
-same steps) at Google: the arc-length samples cut its corners, and RDP on the
-rounded points drops some (3.7% of the points of the real sample). Only 1.9%
-of the sample's simplified drawings come back unchanged, so callers should
-pass drawings that are already simplified as they are.
-
-The other edge cases are this module's decisions, documented where made:
-empty strokes are dropped (no points, nothing to keep); a drawing with no
-points simplifies to no strokes (callers reject it as empty); a drawing of
-zero extent (one spot) is only moved to the origin, since there is nothing to
-scale; non-numbers and non-finite values raise ValueError, which callers turn
-into a rejection.
-
-The resampled stroke is never built: along one straight segment the distance
-to any line is linear, so RDP's farthest sample on a segment is always its
-first or last one. Only those two per segment are kept as candidates, which
-gives the same result but for ties (building every sample matched 7,639
-instead of 7,623 of Google's lines) in memory bounded by the input, not by
-the drawing's length in pixels (a raw zigzag of 10,000 points could be
-millions of 1-px samples).
+Google made the simplified files, the format the model is trained on, from
+the raw drawings: align to the top-left corner, scale uniformly to 0-255,
+resample every stroke at 1 px, then Ramer-Douglas-Peucker at epsilon 2. The
+code was never published; this module reproduces 94.8% of the sample's raw
+drawings exactly as Google's lines, each choice fixed by measurement
+(docs/simplify.md has the notes). Simplifying a simplified drawing again is
+not the identity, so callers pass simplified drawings as they are.
 """
 
 from __future__ import annotations
@@ -214,10 +169,8 @@ def _candidate_samples(
 def _rdp_keep(points: np.ndarray, lengths: np.ndarray, epsilon: float) -> np.ndarray:
     """Step 4: RDP on every stroke; a bool mask of the kept points.
 
-    An explicit stack of intervals instead of recursion, each measured in one
-    vectorised pass. (Measuring every open interval of a level at once was
-    20-30% faster on typical drawings but 35x slower on a 20,000-point spiral,
-    whose RDP tree is 394 levels deep.)
+    An explicit stack of intervals, each measured in one vectorised pass
+    (docs/simplify.md says why not level by level).
     """
     ends = np.cumsum(lengths)
     keep = np.zeros(len(points), dtype=bool)

@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 
 from drawing import ink, ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import accounting, records, sources, split
+from pipeline import accounting, reader, records, sources, split
 from pipeline.config import PipelineConfig
 
 REJECTED = "rejected"
@@ -70,7 +70,7 @@ class EncodeConfig:
         return self.train_per_class if split_name == TRAIN else self.eval_per_class
 
 
-def error_record(line: sources.Line, reason: str, detail: str, **extra) -> bytes:
+def error_record(line: reader.Line, reason: str, detail: str, **extra) -> bytes:
     """One ndjson line for DIR/errors/: enough to find and fix the input line."""
     return orjson.dumps(
         {
@@ -85,9 +85,9 @@ def error_record(line: sources.Line, reason: str, detail: str, **extra) -> bytes
     )
 
 
-def damage_record(damage: sources.Damage) -> bytes:
+def damage_record(damage: reader.Damage) -> bytes:
     """The errors/ line of a damaged file: where it broke, and its unfinished line."""
-    at_break = sources.Line(
+    at_break = reader.Line(
         damage.path, damage.offset, damage.line_number, damage.partial_line
     )
     detail = (
@@ -130,8 +130,8 @@ class EncodeStripeFn(beam.DoFn):
         thresholds: Mapping[tuple[int, str], int] | None = None,
     ) -> Iterator:
         tally = accounting.Tally()
-        batch: list[tuple[sources.Line, ndjson.Drawing]] = []
-        lines, damaged = sources.read_stripe(stripe)
+        batch: list[tuple[reader.Line, ndjson.Drawing]] = []
+        lines, damaged = reader.read_stripe(stripe)
         if not self._priorities_only:
             yield from self._report_damage(tally, damaged)
         for line in lines:
@@ -173,7 +173,7 @@ class EncodeStripeFn(beam.DoFn):
                 sum(tally.rejected.values()),
             )
 
-    def _report_damage(self, tally, damaged: list[sources.Damage]) -> Iterator:
+    def _report_damage(self, tally, damaged: list[reader.Damage]) -> Iterator:
         for damage in damaged:
             log.warning(
                 "%s is damaged (%s) after %d complete lines; the rest is not read: %s",

@@ -1,17 +1,10 @@
 """Finds the input files and cuts them into class-mixed work units ("stripes").
 
 A stripe holds the k-th byte range of every splittable input file, so one work
-unit sees every class. Its lines are permuted before encoding, so each output
-shard is a mix of all classes without a shuffle of the whole dataset (which the
-local runner would hold in memory). A stripe's memory is about `total bytes /
-number of stripes`, bounded by `target_stripe_bytes`. Compressed files cannot be
-split; each is read whole, in the stripe it is dealt to.
-
-A compressed file that breaks off (truncated, corrupt, bad CRC) is read as far
-as it goes (`pipeline.decompress`): every complete line before the break is
-kept, the unfinished line at the break is dropped (it is not a line, so the
-line accounting stays exact), and the file comes back as a `Damage` for
-stats.json, errors/ and the summary.
+unit sees every class; `pipeline.reader` reads it. A stripe's memory is about
+`total bytes / number of stripes`, bounded by `target_stripe_bytes`.
+Compressed files cannot be split; each is read whole, in the stripe it is
+dealt to.
 
 Uses Beam's FileSystems, so local paths, globs and gs:// work alike.
 """
@@ -29,7 +22,6 @@ from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features
-from pipeline import decompress
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
 _LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
@@ -99,40 +91,6 @@ class Stripe:
     index: int
     count: int
     chunks: tuple[Chunk, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Line:
-    """One input line and where it came from, for error reports."""
-
-    source: str
-    offset: int  # byte offset of the line in the (decompressed) file
-    line_number: int | None  # 1-based, known when the chunk starts the file
-    data: bytes
-
-
-@dataclasses.dataclass(frozen=True)
-class Damage:
-    """A compressed input file that breaks off: how far it was read, and why not on."""
-
-    path: str
-    reason: str  # decompress.TRUNCATED or decompress.CORRUPT
-    detail: str  # the decompressor's message
-    lines_read: int  # complete, non-blank lines kept (they count in lines_read)
-    offset: int  # decompressed bytes kept: where the unfinished line starts
-    line_number: int  # 1-based number of the line the break falls in
-    partial_line: bytes  # the unfinished line, dropped
-
-    def as_dict(self) -> dict:
-        """stats.json's entry: everything but the partial line's bytes."""
-        return {
-            "path": self.path,
-            "reason": self.reason,
-            "detail": self.detail,
-            "lines_read": self.lines_read,
-            "bytes_read": self.offset,
-            "partial_line_bytes": len(self.partial_line),
-        }
 
 
 def class_name(path: str) -> str:
@@ -222,87 +180,3 @@ def plan_stripes(
             per_stripe[k].append(Chunk(f.path, bounds[k], bounds[k + 1]))
     stripes = [c for c in per_stripe if c]
     return [Stripe(i, len(stripes), tuple(c)) for i, c in enumerate(stripes)]
-
-
-def _read_whole(path: str) -> tuple[bytes, decompress.Break | None]:
-    """A whole file's bytes, decompressed as far as they go, and the break if any."""
-    compression = CompressionTypes.detect_compression_type(path)
-    if not decompress.supported(compression):
-        # Plain, or a compression Beam reads that the standard library does
-        # not (.deflate, .zst): Beam's reader, which cannot tell truncation.
-        with FileSystems.open(path) as f:
-            return f.read(), None
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return decompress.read_all(f, compression)
-
-
-def _read_range(chunk: Chunk) -> tuple[bytes, int]:
-    """The bytes of the lines that start in [start, end), and their offset."""
-    with FileSystems.open(
-        chunk.path, compression_type=CompressionTypes.UNCOMPRESSED
-    ) as f:
-        # Start one byte early: if that byte is a newline, our first line
-        # starts exactly at `start`; otherwise skip the partial line.
-        begin = max(chunk.start - 1, 0)
-        f.seek(begin)
-        data = f.read(chunk.end - begin)
-        if data and not data.endswith(b"\n"):
-            data += f.readline()  # finish the last line, which starts inside
-    if chunk.start > 0:
-        cut = data.find(b"\n")
-        if cut < 0:
-            return b"", begin
-        return data[cut + 1 :], begin + cut + 1
-    return data, begin
-
-
-def _split_lines(
-    path: str, data: bytes, offset: int, line_number: int | None
-) -> list[Line]:
-    lines = []
-    for raw in data.split(b"\n"):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if line.strip():
-            lines.append(Line(path, offset, line_number, line))
-        offset += len(raw) + 1
-        if line_number is not None:
-            line_number += 1
-    return lines
-
-
-def read_chunk(chunk: Chunk) -> tuple[list[Line], Damage | None]:
-    """The lines that start inside the chunk, with their offsets, and the
-    damage when a compressed file breaks off (its unfinished line dropped)."""
-    if chunk.end is not None:
-        data, offset = _read_range(chunk)
-        first = 1 if chunk.start == 0 else None
-        return _split_lines(chunk.path, data, offset, first), None
-    data, broke = _read_whole(chunk.path)
-    if broke is None:
-        return _split_lines(chunk.path, data, 0, 1), None
-    cut = data.rfind(b"\n") + 1
-    lines = _split_lines(chunk.path, data[:cut], 0, 1)
-    damage = Damage(
-        path=chunk.path,
-        reason=broke.kind,
-        detail=broke.detail,
-        lines_read=len(lines),
-        offset=cut,
-        line_number=data.count(b"\n", 0, cut) + 1,
-        partial_line=data[cut:],
-    )
-    return lines, damage
-
-
-def read_stripe(stripe: Stripe) -> tuple[list[Line], list[Damage]]:
-    """All lines of a stripe in a fixed pseudo-random order that mixes classes,
-    and the compressed files among them that break off."""
-    lines: list[Line] = []
-    damaged = []
-    for chunk in stripe.chunks:
-        chunk_lines, damage = read_chunk(chunk)
-        lines += chunk_lines
-        if damage is not None:
-            damaged.append(damage)
-    order = np.random.default_rng(stripe.index).permutation(len(lines))
-    return [lines[i] for i in order], damaged

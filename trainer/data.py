@@ -186,6 +186,25 @@ def _records(
     return ds, policy
 
 
+def _batch(
+    ds: tf.data.Dataset,
+    batch_size: int,
+    boundaries: Sequence[int] | None,
+    training: bool,
+) -> tf.data.Dataset:
+    """Batches of drawings of similar length (`boundaries`), or padded to the
+    longest of each batch (None); training drops the partial batches."""
+    if boundaries is None:
+        return ds.padded_batch(batch_size, drop_remainder=training)
+    bounds = [int(b) for b in boundaries]
+    return ds.bucket_by_sequence_length(
+        element_length_func=lambda f, _: tf.cast(f[F.LENGTHS], tf.int32),
+        bucket_boundaries=bounds,
+        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
+        drop_remainder=training,
+    )
+
+
 def make_dataset(
     pattern: str,
     batch_size: int,
@@ -233,16 +252,7 @@ def make_dataset(
     # unbatch leaves ragged-rank-0 specs that padded_batch rejects; an identity
     # map turns them back into plain tensors.
     ds = ds.unbatch().map(lambda f, y: (f, y), num_parallel_calls=tf.data.AUTOTUNE)
-    if bucket:
-        bounds = [int(b) for b in boundaries]
-        ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda f, _: tf.cast(f[F.LENGTHS], tf.int32),
-            bucket_boundaries=bounds,
-            bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
-            drop_remainder=training,
-        )
-    else:
-        ds = ds.padded_batch(batch_size, drop_remainder=training)
+    ds = _batch(ds, batch_size, boundaries if bucket else None, training)
     if training and augment:
         if point_drop > 0:
             ds = ds.map(

@@ -1,34 +1,32 @@
 """Serving SavedModel: raw drawings in, top-k class names and probabilities out.
 
-The preprocessing runs inside the exported graph (`drawing.ink_tf`, the same
-transform the pipeline applies in numpy and tf.Transform applies in its
-`preprocessing_fn`), so clients send drawings, not ink, and there is no
-training/serving skew to get wrong. Endpoints (SavedModel signatures):
+The preprocessing runs inside the exported graph: `drawing.ink_tf`, the code
+tf.Transform's `preprocessing_fn` runs and the TensorFlow twin of the numpy
+path that wrote the training records, with the input standardised by the
+statistics tf.Transform computed (kept in the model). So clients send
+drawings, not ink. The tf.Transform graph itself is not embedded. Endpoints
+(SavedModel signatures):
 
 * `predict_ndjson` (also `serving_default`): `lines`, tf.string [None], one
-  Quick, Draw! ndjson line each, read in-graph by `drawing.ndjson_tf` (tf.strings
-  and tensor ops, no Python). A line is scored only by its top-level `drawing`,
-  never by a `drawing` key nested deeper or spelt inside a string, and only when
-  the whole line is JSON a strict parser accepts: where the graph says `valid`,
-  orjson reads that very drawing from the line. A line that is not such an
-  object, has no usable drawing (not strokes of number lists, unequal x/y
-  counts, under 2 points, coordinates beyond float32), or that the graph cannot
-  be sure of (nesting over `ndjson_tf.MAX_DEPTH`, a duplicated or escaped
-  top-level key) does not fail the batch: its `valid` output is False and its
-  classes are empty.
-* `predict_example`: `examples`, tf.string [None], serialized tf.train.Example
-  with the raw feature spec of `drawing.ink_tf.raw_feature_spec`
-  (`drawing_x`, `drawing_y`: all points, `stroke_lengths`: points per stroke).
-  This is the tf.Transform raw input format, for batch prediction from records.
+  Quick, Draw! ndjson line each, for clients of stock TF Serving, Vertex AI
+  endpoints and batch prediction. `drawing.ndjson_tf` reads the line in-graph:
+  only its top-level `drawing`, and only when the whole line is JSON a strict
+  parser accepts. A line without a usable drawing, or that the graph cannot be
+  sure of, does not fail the batch: its `valid` output is False and its
+  classes are empty. It also echoes the top-level `key_id` and `word` (string
+  [B]: a string's JSON text, escapes as written, or an integer `key_id`'s
+  digits; empty when absent or unsure).
+* `predict_example`: `examples`, tf.string [None], serialized raw
+  tf.train.Example (`drawing.examples`: every point's x and y, the points per
+  stroke). `serving.serve` and `serving.predict` parse JSON once, in Python,
+  and hand the model numbers this way; it is also tf.Transform's raw format.
 * `predict_ink`: `ink` float32 [None, None, 3] right-padded and `lengths`
   int32 [None], for already-encoded records (evaluation, debugging).
 
 Each returns `classes` (string [B, K]), `probabilities` (float32 [B, K]) and
-`valid` (bool [B]); `predict_ndjson` also echoes the top-level `key_id` and
-`word` (string [B]: a string's JSON text, escapes left as they are, or an
-integer `key_id`'s digits; empty when absent, of another type, or unsure). K is
-fixed at export time (`--export_top_k`, at most the number of classes). The
-class names are also written to `assets.extra/classes.txt`.
+`valid` (bool [B]). K is fixed at export time (`--export_top_k`, at most the
+number of classes). The class names are also written to
+`assets.extra/classes.txt`.
 
 The model is exported in float32 whatever it was trained in: mixed precision
 helps GPUs train, not CPUs serve.

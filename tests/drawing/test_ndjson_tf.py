@@ -26,7 +26,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drawing import ndjson_tf
+from drawing import json_tf, ndjson_tf
 
 PROPERTY = settings(
     max_examples=25,
@@ -418,7 +418,7 @@ def test_whitespace_separates_numbers_and_is_never_removed_first(read):
         b'{"dr\\u0061wing":' + DECOY + b"}",  # an escaped key might spell ours
         b'{"x\\n":1,"drawing":' + DRAWING + b"}",
         b'{"drawing":[[[1,2],[3,1e-40]]]}',  # float32 subnormal: TF flushes it
-        b'{"deep":' + b"[" * ndjson_tf.MAX_DEPTH + b"]" * ndjson_tf.MAX_DEPTH
+        b'{"deep":' + b"[" * json_tf.MAX_DEPTH + b"]" * json_tf.MAX_DEPTH
         + b',"drawing":' + DRAWING + b"}",
     ],
 )  # fmt: skip
@@ -509,7 +509,7 @@ def test_orjson_behaves_as_these_tests_assume():
 
 
 def test_nesting_up_to_max_depth_is_read(read):
-    inner = ndjson_tf.MAX_DEPTH - 1  # the line's own object is one level
+    inner = json_tf.MAX_DEPTH - 1  # the line's own object is one level
     line = b'{"deep":' + b"[" * inner + b"]" * inner + b',"drawing":' + DRAWING + b"}"
     (got,) = read([line])
     assert got.valid and strokes(got) == strokes(read([PLAIN_LINE])[0])
@@ -517,42 +517,3 @@ def test_nesting_up_to_max_depth_is_read(read):
 
 # --------------------------------------------------------------------------
 # Through an exported model.
-
-
-@pytest.mark.slow
-def test_the_exported_model_scores_the_top_level_drawing(tmp_path):
-    from serving import predict
-    from trainer.config import ModelConfig
-    from trainer.export import export_model
-    from trainer.model import build_model
-
-    config = ModelConfig(
-        num_classes=5, num_layers=1, num_nodes=8, num_conv=(8,), conv_len=(3,)
-    )
-    classes = ["a", "b", "c", "d", "e"]
-    export_model(build_model(config), classes, str(tmp_path), top_k=5)
-    decoy = b"[[[0,255,0,255,0],[0,0,255,255,0]]]"  # differs from DRAWING
-    lines = [
-        PLAIN_LINE,
-        b'{"meta":{"drawing":' + decoy + b'},"word":"cat","key_id":"7","drawing":'
-        + DRAWING + b"}",
-        b'{"word":"cat","key_id":"7","drawing":' + DRAWING + b',"x":[{"drawing":'
-        + decoy + b"}]}",
-        b'{"word":"cat","key_id":"7","drawing":' + decoy + b"}",
-    ]  # fmt: skip
-    loaded = tf.saved_model.load(str(tmp_path))
-    out = loaded.signatures["predict_ndjson"](lines=tf.constant(lines))
-    assert out["valid"].numpy().all()
-    probabilities = out["probabilities"].numpy()
-    for row in (1, 2):
-        assert (
-            out["classes"].numpy()[row].tolist() == out["classes"].numpy()[0].tolist()
-        )
-        np.testing.assert_array_equal(probabilities[row], probabilities[0])
-    assert not np.array_equal(probabilities[3], probabilities[0])  # decoy differs
-    assert out["key_id"].numpy().tolist() == [b"7"] * 4
-
-    results = predict.load(str(tmp_path)).predict(lines, k=2)
-    assert [r["key_id"] for r in results] == ["7"] * 4
-    assert results[1]["top_k"] == results[0]["top_k"] == results[2]["top_k"]
-    assert len(results[0]["top_k"]) == 2

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from drawing import features as F
-from pipeline import accounting, decompress, main, sources, split
+from pipeline import accounting, decompress, main, reader, sources, split
 from tests.synthetic import random_file, random_line
 
 LOCAL = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
@@ -43,8 +43,8 @@ def _bad_crc(compressed: bytes) -> bytes:
     return compressed[:-8] + crc + compressed[-4:]
 
 
-def _read_whole(path) -> tuple[list[bytes], sources.Damage | None]:
-    lines, damage = sources.read_chunk(sources.Chunk(str(path), 0, None))
+def _read_whole(path) -> tuple[list[bytes], reader.Damage | None]:
+    lines, damage = reader.read_chunk(sources.Chunk(str(path), 0, None))
     return [line.data for line in lines], damage
 
 

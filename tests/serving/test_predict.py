@@ -1,0 +1,133 @@
+"""`serving.predict`: each line read once, the model handed numbers.
+
+An untrained model is enough: these tests compare the exported model's two
+ways in (`predict_example`, which `serving.predict` uses, and
+`predict_ndjson`, which parses lines in the graph for stock TF Serving) and
+what the command line makes of bad lines.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from drawing import ndjson
+from serving import predict
+from tests.product import REPO, product_env
+
+pytestmark = pytest.mark.slow  # exports a model
+
+DRAWING = b"[[[10,20,30],[5,6,7]],[[1,2],[3,4]]]"
+PLAIN_LINE = b'{"word":"cat","key_id":"7","drawing":' + DRAWING + b"}"
+CLASSES = ["a", "b", "c", "d", "e"]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """An untrained model of five classes, exported with every signature."""
+    from trainer.config import ModelConfig
+    from trainer.export import export_model
+    from trainer.model import build_model
+
+    config = ModelConfig(
+        num_classes=5, num_layers=1, num_nodes=8, num_conv=(8,), conv_len=(3,)
+    )
+    path = tmp_path_factory.mktemp("export")
+    export_model(build_model(config), CLASSES, str(path), top_k=5)
+    return path
+
+
+def _lines(n: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        strokes = [
+            [rng.integers(0, 256, k).tolist(), rng.integers(0, 256, k).tolist()]
+            for k in rng.integers(2, 30, rng.integers(1, 4))
+        ]
+        record = {"key_id": str(i), "word": "a", "drawing": strokes}
+        lines.append(json.dumps(record).encode())
+    return lines
+
+
+def test_lines_read_once_score_as_predict_ndjson_does(export, monkeypatch):
+    lines = _lines(40, seed=3)
+    reads = []
+    original = ndjson.loads
+
+    def counted(line: bytes) -> dict:
+        reads.append(line)
+        return original(line)
+
+    monkeypatch.setattr(ndjson, "loads", counted)
+    results = predict.load(str(export)).predict(lines, k=5, batch_size=16)
+    assert reads == lines  # each line parsed once, in order
+    signature = tf.saved_model.load(str(export)).signatures["predict_ndjson"]
+    graph = signature(lines=tf.constant(lines))
+    assert graph["valid"].numpy().all()
+    for i, result in enumerate(results):
+        assert result["key_id"] == str(i) and result["word"] == "a"
+        names = [c["class"] for c in result["top_k"]]
+        assert names == [c.decode() for c in graph["classes"].numpy()[i]]
+        np.testing.assert_allclose(
+            [c["probability"] for c in result["top_k"]],
+            graph["probabilities"].numpy()[i],
+            atol=1e-6,
+        )
+
+
+def test_a_bad_line_gets_the_pipelines_reason(export, tmp_path):
+    lines = [
+        PLAIN_LINE,
+        b'{"key_id": "u", "drawing": [[[1, 2], [3]]]}',
+        b"{not json}",
+        b'{"key_id": "one", "drawing": [[[1], [2]]]}',
+    ]
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "serving.predict", "--model", str(export), str(path)],
+        cwd=REPO,
+        env=product_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    good, unequal, not_json, single = map(json.loads, done.stdout.splitlines())
+    assert good["key_id"] == "7" and len(good["top_k"]) == 3
+    assert unequal == {"key_id": "u", "error": "unequal_xy: 2 x vs 1 y", "line": 2}
+    assert not_json["line"] == 3 and not_json["error"].startswith("malformed_json")
+    assert single == {"key_id": "one", "error": "single_point", "line": 4}
+
+
+def test_the_exported_model_scores_the_top_level_drawing(export):
+    decoy = b"[[[0,255,0,255,0],[0,0,255,255,0]]]"  # differs from DRAWING
+    lines = [
+        PLAIN_LINE,
+        b'{"meta":{"drawing":' + decoy + b'},"word":"cat","key_id":"7","drawing":'
+        + DRAWING + b"}",
+        b'{"word":"cat","key_id":"7","drawing":' + DRAWING + b',"x":[{"drawing":'
+        + decoy + b"}]}",
+        b'{"word":"cat","key_id":"7","drawing":' + decoy + b"}",
+    ]  # fmt: skip
+    loaded = tf.saved_model.load(str(export))
+    out = loaded.signatures["predict_ndjson"](lines=tf.constant(lines))
+    assert out["valid"].numpy().all()
+    probabilities = out["probabilities"].numpy()
+    for row in (1, 2):
+        assert (
+            out["classes"].numpy()[row].tolist() == out["classes"].numpy()[0].tolist()
+        )
+        np.testing.assert_array_equal(probabilities[row], probabilities[0])
+    assert not np.array_equal(probabilities[3], probabilities[0])  # decoy differs
+    assert out["key_id"].numpy().tolist() == [b"7"] * 4
+
+    results = predict.load(str(export)).predict(lines, k=2)
+    assert [r["key_id"] for r in results] == ["7"] * 4
+    assert results[1]["top_k"] == results[0]["top_k"] == results[2]["top_k"]
+    assert len(results[0]["top_k"]) == 2
