@@ -1,30 +1,18 @@
 """Quiet by default: the product's own lines and the libraries' real errors.
 
-A run of `pipeline.main` or `trainer.task` used to print about 50 lines of
-library notices between the product's own, some at ERROR level (TensorFlow's
-`failed call to cuInit: UNKNOWN ERROR (303)` on every machine without a GPU,
-tf.Transform's "Issue encountered when serializing ... probably safe to
-ignore"). People learn to skip such lines, and then they skip the real ones.
-So by default the command lines show:
+Library notices (about 50 lines a run, some at ERROR level, such as
+TensorFlow's `failed call to cuInit` on every machine without a GPU) teach
+people to skip lines, and then they skip the real ones. So the command lines
+show the product's own records, library records at ERROR and above except
+known harmless ones (`BENIGN_RECORDS`), and every line C++ code writes to
+stderr except known notices (`NOISE_LINES`). `--verbose` (or
+`QUICKDRAW_VERBOSE=1`, which child processes inherit) shows everything.
 
-* every record of the product's own loggers (one per package: `pipeline`, ...);
-* library records at ERROR and above, except the few known to be harmless
-  (`BENIGN_RECORDS`);
-* every line that C++ code writes straight to stderr, except known notices
-  (`NOISE_LINES`): TensorFlow's INFO and WARNING lines and two ERROR lines
-  that are harmless where they occur. Unknown lines, crashes and tracebacks
-  always show.
-
-`--verbose` (or `QUICKDRAW_VERBOSE=1`, which child processes inherit) brings
-everything back.
-
-C++ libraries write to file descriptor 2 directly, and TensorFlow's absl
-logging ignores TF_CPP_MIN_LOG_LEVEL for what it prints while it loads. So a
-command line's `__main__` block calls `setup(..., stderr_filter=True)` before it
-imports TensorFlow or Beam, which pipes descriptor 2 through `python -m
-drawing.logs`, a filter process. Being a process of its own, it drains every
-line even when the command crashes or is killed, and Beam's worker processes,
-which inherit the descriptor, are filtered too.
+C++ code writes to file descriptor 2 directly, so a command's `__main__`
+block calls `setup(..., stderr_filter=True)` before it imports TensorFlow or
+Beam: descriptor 2 then goes through `python -m drawing.logs`, a filter
+process that drains every line even when the command crashes, and that Beam's
+worker processes inherit.
 """
 
 from __future__ import annotations

@@ -1,24 +1,13 @@
-"""tf.Transform definition: the ink transform and the full-pass statistics.
+"""tf.Transform's `preprocessing_fn`: the ink and the full-pass statistics.
 
-`preprocessing_fn` takes raw strokes, exactly as a client sends them, and
-returns the model's ink through `drawing.ink_tf`, the graph twin of the numpy
-path that writes the TFRecords (the equivalence test holds them to 1e-6).
-The exported model does not embed this transform graph: its serving
-signatures call the same `drawing.ink_tf` ops directly, so training and
-serving run one piece of code and cannot skew.
-
-Its analyzers make one pass over (a deterministic sample of) the training
-split for:
-- the class vocabulary, in the order of `training.tfrecord.classes` (sorted,
-  index = line number; the class list is passed as reserved tokens, so the
-  analyzer never reorders by frequency),
-- the mean and standard deviation of dx and dy over the analysed points, which
-  the model standardises its input with,
-- quantiles of the sequence length, the trainer's bucket boundaries.
-
-`drawing.tft_output` reads the statistics back. Only the pipeline imports this
-module: importing tensorflow_transform switches `tf.keras` to the legacy Keras
-for the whole process.
+It computes the ink from raw strokes with `drawing.ink_tf` (the equivalence
+test holds it to the pipeline's stored ink), and its analyzers make one pass
+over a sample of the training split: the class vocabulary in the classes
+file's order, the mean and std of dx and dy (the model standardises its input
+with them), and length quantiles (the trainer's buckets). The exported model
+runs the same `drawing.ink_tf` code, not this graph; `drawing.tft_output`
+reads the statistics back. Importing tensorflow_transform switches `tf.keras`
+to the legacy Keras, so only the pipeline imports this module.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Serialises encoded drawings as the tutorial's tf.train.Example records.
 
 The Example bytes are assembled directly in protobuf wire format (field numbers
-from tensorflow/core/example/{example,feature}.proto). Through `example_pb2`
-the same record cost 5.5 us, a fifth of the per-drawing path, and made every
-worker import TensorFlow (~4 s) just to serialise; this costs 4.2 us and needs
-only numpy. `tests/pipeline/test_records.py` holds every byte of it against
-`tf.train.Example` on the real sample.
+from tensorflow/core/example/{example,feature}.proto): faster than
+`example_pb2`, and no worker imports TensorFlow just to serialise
+(bench/README.md has the figures). `tests/pipeline/test_records.py` holds
+every byte of it against `tf.train.Example` on the real sample.
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
 """A new dataset replaces the old one in --output only once it is complete.
 
-A run writes every file (shards, errors/, tf.Transform's output and its temp
-files) under OUTPUT/.incoming/. Its last step, `pipeline.job.finalize`, runs
-once all of them exist and calls `swap_in`: the old `_SUCCESS` goes first,
-then the staged files move into place, old files that are not part of the new
-dataset are deleted, and finalize writes the classes file, stats.json and
-`_SUCCESS` last. Until then an old dataset stays exactly as it was, `_SUCCESS`
-included, whether the run fails, is killed or is only a dry run.
-
-The swap itself takes a few renames and deletes (seconds; on GCS it grows with
-the number of files). A run killed during it leaves an output without
-`_SUCCESS`: visibly unfinished, so run again. The staging folder has a fixed
-name, so the next run finds what a killed run left and removes it
-(`remove_stale`); for the same reason, only one run at a time may write to
-one --output.
-
-Moves go through Beam's FileSystems: locally an os.rename of each top-level
-entry (the same disk, so no copy); GCS has no directories and no rename, so
-each object is copied server-side and then deleted.
+A run writes every file under OUTPUT/.incoming/. Its last step
+(`pipeline.job.finalize`) calls `swap_in`: the old `_SUCCESS` goes, the
+staged files move into place, old files not part of the new dataset are
+deleted, and finalize writes the classes file, stats.json and `_SUCCESS`
+last. A run that fails, is killed or is a dry run leaves an old dataset as it
+was; the next run removes what it left (`remove_stale`). A kill during the
+swap itself (seconds) leaves no `_SUCCESS`. One run at a time per --output.
+Moves go through Beam's FileSystems: a rename locally, copy and delete on GCS.
 """
 
 from __future__ import annotations

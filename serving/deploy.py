@@ -4,24 +4,12 @@
       --artifact_uri gs://B/jobs/RUN/model [--endpoint ID] [--dry-run] \\
       [-- --max_instances 32]
 
-Three calls, as the console would make them:
-
-1. `Model.upload`: the export directory (`artifact_uri`, the SavedModel that
-   `trainer.task` writes to AIP_MODEL_DIR) with the trainer image as its
-   serving container. The image's entry point is `python -m trainer.task`;
-   the container's command replaces it with `python -m serving.serve
-   --host 0.0.0.0`, plus the args after `--`. Vertex AI copies the artifacts
-   and sets AIP_STORAGE_URI (the model), AIP_HTTP_PORT (the port below),
-   AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE (our TF Serving-style routes), which
-   are `serving.serve`'s defaults.
-2. `Endpoint.create` (or `--endpoint`, an existing one).
-3. `Model.deploy` onto it: machine type and replica counts.
-
-Then `{"instances": [{"drawing": ...}]}` sent to the endpoint's predict gets
-`{"predictions": [{"classes": [...], "probabilities": [...]}]}`.
-
-`--dry-run` prints the complete spec as JSON; it sends nothing and needs no
-credentials, network, google-cloud-aiplatform or TensorFlow.
+It uploads the export with the trainer image as its serving container
+(command `python -m serving.serve --host 0.0.0.0` plus the args after `--`;
+Vertex AI's AIP_* variables are the server's defaults), creates an endpoint
+unless `--endpoint` names one, and deploys onto it. `--dry-run` prints the
+whole spec as JSON and needs no credentials, network, aiplatform or
+TensorFlow.
 """
 
 from __future__ import annotations

@@ -1,25 +1,14 @@
 """Predict request bodies -> checked drawings: `serving.serve`'s input side.
 
 A request is TF Serving's row format, `{"instances": [...]}`, with Vertex AI's
-optional `"parameters": {"k": n}`. An instance is either an object with a
-`drawing` (strokes of `[xs, ys]` or `[xs, ys, ts]`, in raw canvas coordinates
-or already simplified) and optional `key_id`/`word`, or one Quick, Draw! ndjson
-line as a string. The body is parsed once; each instance becomes the strokes
-the dataset would hold for it, which the model scores as numbers
-(`serving.predict.Predictor.score`).
-
-Simplification: the model was trained on the dataset's simplified drawings
-(aligned to the origin, scaled to 0-255, resampled at 1 px and
-Ramer-Douglas-Peucker with epsilon 2), so a raw drawing, far denser, must be
-simplified the same way first (`drawing.simplify.simplify_strokes`). A drawing
-whose strokes carry times (`[xs, ys, ts]`, the raw format; the drawing page
-sends them) is raw. One without times whose coordinates are all integers in
-0-255 is taken as already simplified and passed unchanged: it is then scored
-exactly as TF Serving and `serving.predict` score the same line
-(`needs_simplification` says why not simplify all).
-
-Every check names the instance (its index) and what is wrong, so a client can
-fix its request; nothing here imports TensorFlow or aiohttp.
+optional `"parameters": {"k": n}`. An instance is an object with a `drawing`
+(strokes of `[xs, ys]` or `[xs, ys, ts]`) and optional `key_id`/`word`, or an
+ndjson line as a string. The body is parsed once; each instance becomes the
+strokes the dataset would hold for it, which the model scores as numbers.
+A raw drawing (with times, or not whole pixels in 0-255) is simplified as the
+dataset's were (`drawing.simplify`); a simplified one is passed unchanged
+(`needs_simplification` says why). Every check names the instance and what
+is wrong; nothing here imports TensorFlow or aiohttp.
 """
 
 from __future__ import annotations

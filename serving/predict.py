@@ -2,24 +2,15 @@
 
   python -m serving.predict --model EXPORT_DIR drawings.ndjson [--k 3]
 
-prints one JSON line per input line, in order:
-`{"key_id": ..., "word": ... (when the line has them), "top_k": [{"class": ...,
-"probability": ...}, ...]}`, or `{"line": n, "error": ...}` (plus `key_id`
-when there is one) for a line that is not a usable drawing: one bad line never
-stops the run. `-` reads stdin.
-
-Each line is parsed once, here, with the pipeline's own reader and checks
-(`drawing.ndjson`), so a line gets the reason the pipeline would give it. The
-model gets numbers: its `predict_example` signature takes the strokes as a raw
-tf.train.Example (`drawing.examples`) and applies `drawing.ink_tf`. Clients of
-stock TF Serving that send ndjson lines use `predict_ndjson` instead, which
-parses them in the graph.
-
-The Python API, for the server and the tools:
-
-  predictor = serving.predict.load(export_dir)
-  predictor.predict(lines, k=3)  # ndjson lines -> list of dicts as above
-  predictor.score(drawings, k=3)  # checked (xs, ys, stroke_lengths) drawings
+prints one JSON line per input line: `{"key_id", "word" (when the line has
+them), "top_k": [{"class", "probability"}, ...]}`, or `{"line": n, "error":
+...}` for a line that is not a usable drawing; a bad line never stops the
+run. `-` reads stdin. Each line is parsed once, with the pipeline's reader
+and checks (`drawing.ndjson`), so it gets the pipeline's reason; the model
+gets numbers through its `predict_example` signature. The Python API, for
+the server and the tools: `load(export_dir)` gives a `Predictor` whose
+`predict(lines, k)` takes ndjson lines and `score(drawings, k)` checked
+(xs, ys, stroke_lengths) drawings.
 """
 
 from __future__ import annotations

@@ -3,22 +3,11 @@
   python -m serving.serve --model EXPORT_DIR [--port 8080] [--host 127.0.0.1]
 
 then open the printed URL and draw: the page asks the model while you draw.
-The API (`serving.app` lists the routes) speaks TF Serving's REST predict
-format, so a client written for TF Serving, or for a Vertex AI endpoint, works
-unchanged:
-
-  curl -d '{"instances": [{"drawing": [[[0, 90, 200], [10, 80, 20]]]}],
-            "parameters": {"k": 3}}' localhost:8080/v1/models/quickdraw:predict
-  -> {"predictions": [{"classes": [...], "probabilities": [...]}]}
-
-Instances are raw or simplified drawings, or ndjson lines (`serving.instances`);
-raw ones are simplified as the dataset was. The body is parsed once, and the
-model gets each drawing as numbers (`serving.scorer`, `serving.predict`).
-
-Vertex AI custom-container conventions: `AIP_HTTP_PORT` is the default port,
-`AIP_STORAGE_URI` the default model (a gs:// copy of the export), and
-`AIP_PREDICT_ROUTE` / `AIP_HEALTH_ROUTE` add routes for predict and health.
-In a container, pass `--host 0.0.0.0` (`serving.deploy` does).
+The API (`serving.app`) speaks TF Serving's REST predict format, so clients of
+TF Serving or of a Vertex AI endpoint work unchanged; request bodies are
+parsed once and raw drawings simplified (`serving.instances`). On Vertex AI,
+AIP_HTTP_PORT, AIP_STORAGE_URI, AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE are
+the defaults; in a container pass `--host 0.0.0.0` (`serving.deploy` does).
 """
 
 from __future__ import annotations
@@ -72,8 +61,8 @@ class ServeConfig:
     gather: bool = flags.switch(
         True, "gather the requests that wait into one model call"
     )
-    # A batch is padded to its longest drawing: on the demo's model, calls of 8
-    # drawings score 430/s, of 64 400/s, of 256 240/s (one at a time: 130/s).
+    # A batch is padded to its longest drawing, so bigger calls are not always
+    # faster (bench/README.md, "Serving").
     max_batch: int = flag(64, "drawings per model call", type=int)
 
     def __post_init__(self) -> None:

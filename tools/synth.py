@@ -1,28 +1,14 @@
-"""Synthetic Quick, Draw! data: a small, learnable dataset that needs no download.
+"""Synthetic Quick, Draw! drawings: a small, learnable dataset with no download.
 
-The real dataset is 23 GB and the sample beside the project has too few
-drawings per class to train on, so the demo, the benchmarks and the end-to-end
-tests need data they can make on the spot. This module draws simple shapes the
-way people do in the game (wobbly lines, strokes in any order and direction,
-varied size, aspect and rotation, the odd stray stroke) and writes them in the
-dataset's *simplified* ndjson layout, so the whole pipeline runs on them exactly
-as it runs on real files.
-
-The classes are meant to be learnable but not trivially so: some of them
-overlap by construction (a hexagon looks like a wobbly circle, a house without
-its roof is a square, a smiley face without features is a circle, a lightning
-bolt is a zigzag on its side, a snail without its body is a spiral, and one
-drawing in seven has a stray stroke), so a good model stays short of 100 %.
-The class names are real Quick, Draw! categories, so synthetic files can sit
-beside real ones.
-
-Everything is pure numpy and orjson and deterministic: every drawing has its
-own random generator seeded from (seed, class, index), so the same seed gives
-byte-identical files whatever the number of classes asked for, and the first
-drawings of a bigger dataset are the drawings of a smaller one.
-
-Usage:
   python -m tools.synth --output DIR --classes K --per_class N [--seed S]
+
+Simple shapes drawn as people draw in the game (wobbly strokes in any order,
+varied size and rotation, the odd stray stroke), written as the dataset's
+simplified ndjson, so the demo and the tests run the real pipeline offline.
+Some classes overlap by construction (a hexagon is nearly a circle, a house
+without its roof a square), so a good model stays short of 100%. Every
+drawing is seeded from (seed, class, index): the same seed gives the same
+bytes, whatever the number of classes.
 """
 
 from __future__ import annotations

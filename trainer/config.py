@@ -1,32 +1,12 @@
 """Training settings: frozen dataclasses, the one home of every default.
 
-`TrainConfig`'s fields carry their flag's help, so `build_parser` makes the
-command line from them and `--help` prints each default from here.
-
-Defaults follow the tutorial's `train_model.py` where that trains as well as
-anything we tried, and differ where it does not (measurements in
-bench/TRAINER.md):
-
-* batch_size 128 (tutorial 8): 8 leaves a GPU idle and is slow on CPU too.
-* learning_rate 0.002 peak (tutorial 0.0001 constant): scaled with the batch,
-  with linear warmup and cosine decay to 0 instead of a constant rate.
-* Batches are bucketed by length (tutorial: padded to the longest drawing of
-  the batch): most drawings are short, bucketing cuts padded LSTM steps
-  several-fold (2.5x examples/s on CPU).
-* mixed_float16 on GPU (tutorial float32): tensor cores; softmax stays float32.
-* Augmentation on (tutorial none): random left-right flip, rotation, scale and
-  shear of the ink, and 10% of the points dropped (stroke ends stay); the
-  tutorial-size model overfits small data, and this is nearly free.
-* The model also sees each point's position (the running sum of the deltas)
-  and standardises the deltas with tf.Transform's mean and std (tutorial:
-  raw deltas only); `--positions false` feeds the deltas alone.
-* AdamW weight decay 1e-4 and label smoothing 0.1 (tutorial none): more
-  regularisation, and calmer probabilities for the top-k the service returns.
-* dropout 0.2 (tutorial 0.3), also between LSTM layers and before the softmax
-  (tutorial: conv layers only); with the augmentation doing most of the
-  regularising, 0.2 scored a little higher; `--dropout 0` turns it all off.
-* cell_type lstm / cudnn_lstm / block_lstm are all one keras.layers.LSTM,
-  which runs the cuDNN kernel on GPU by itself.
+`TrainConfig`'s fields are the flags (`drawing.flags`), so `--help` prints
+each default from here; `ModelConfig` is what the model is built from and is
+saved with it. The tutorial's flags keep their meanings. Where a default
+differs from the tutorial's `train_model.py` (batch 128, warmup and cosine
+decay, AdamW, length bucketing, augmentation, positions and standardised
+input, label smoothing, dropout 0.2), bench/TRAINER.md gives the reason and
+the measurement.
 """
 
 from __future__ import annotations

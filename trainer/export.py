@@ -1,35 +1,20 @@
 """Serving SavedModel: raw drawings in, top-k class names and probabilities out.
 
-The preprocessing runs inside the exported graph: `drawing.ink_tf`, the code
-tf.Transform's `preprocessing_fn` runs and the TensorFlow twin of the numpy
-path that wrote the training records, with the input standardised by the
-statistics tf.Transform computed (kept in the model). So clients send
-drawings, not ink. The tf.Transform graph itself is not embedded. Endpoints
-(SavedModel signatures):
+The graph computes the ink itself with `drawing.ink_tf` (the code
+tf.Transform's `preprocessing_fn` runs, twin of the numpy path that wrote the
+training records) and standardises it with tf.Transform's statistics, kept in
+the model; tf.Transform's graph itself is not embedded. Signatures:
 
-* `predict_ndjson` (also `serving_default`): `lines`, tf.string [None], one
-  Quick, Draw! ndjson line each, for clients of stock TF Serving, Vertex AI
-  endpoints and batch prediction. `drawing.ndjson_tf` reads the line in-graph:
-  only its top-level `drawing`, and only when the whole line is JSON a strict
-  parser accepts. A line without a usable drawing, or that the graph cannot be
-  sure of, does not fail the batch: its `valid` output is False and its
-  classes are empty. It also echoes the top-level `key_id` and `word` (string
-  [B]: a string's JSON text, escapes as written, or an integer `key_id`'s
-  digits; empty when absent or unsure).
-* `predict_example`: `examples`, tf.string [None], serialized raw
-  tf.train.Example (`drawing.examples`: every point's x and y, the points per
-  stroke). `serving.serve` and `serving.predict` parse JSON once, in Python,
-  and hand the model numbers this way; it is also tf.Transform's raw format.
-* `predict_ink`: `ink` float32 [None, None, 3] right-padded and `lengths`
-  int32 [None], for already-encoded records (evaluation, debugging).
+* `predict_ndjson` (also `serving_default`): ndjson lines, parsed in-graph by
+  `drawing.ndjson_tf`, for stock TF Serving, Vertex AI endpoints and batch
+  prediction; echoes the top-level `key_id` and `word`.
+* `predict_example`: raw tf.train.Examples of the strokes (`drawing.examples`),
+  which `serving.serve` and `serving.predict` send after parsing JSON once.
+* `predict_ink`: right-padded ink and lengths, for encoded records.
 
-Each returns `classes` (string [B, K]), `probabilities` (float32 [B, K]) and
-`valid` (bool [B]). K is fixed at export time (`--export_top_k`, at most the
-number of classes). The class names are also written to
-`assets.extra/classes.txt`.
-
-The model is exported in float32 whatever it was trained in: mixed precision
-helps GPUs train, not CPUs serve.
+Each returns `classes` and `probabilities` [B, K] and `valid` [B]: a drawing
+that is not usable never fails the batch. K is `--export_top_k`. The classes
+are also in `assets.extra/classes.txt`. The model is exported in float32.
 """
 
 from __future__ import annotations

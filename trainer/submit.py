@@ -2,28 +2,14 @@
 
   python -m trainer.submit --project P --region us-central1 \\
       --staging_bucket gs://B [--worker_count 2] [--dry-run] \\
-      -- --training_data='gs://B/data/training.tfrecord-*' \\
-         --eval_data='gs://B/data/eval.tfrecord-*' --steps 100000
+      -- --training_data='gs://B/data/training.tfrecord-*' --steps 100000
 
-Everything after `--` goes to `trainer.task` unchanged: each worker pool runs
-the trainer image (Dockerfile), whose entry point is `python -m trainer.task`,
-with those args. The image defaults to where cloudbuild.yaml pushes it
-(`drawing.container`); `--image` names another. No code is uploaded: the
-image holds it.
-
-`--worker_count N` > 1 adds a second worker pool of N-1 replicas of the same
-image; Vertex AI sets TF_CONFIG on each, so `trainer.task` picks
-MultiWorkerMirroredStrategy, and the job is restarted as a whole when one
-worker restarts (collective ops cannot carry on without it; BackupAndRestore
-makes the restart resume).
-
-`base_output_dir` (default `STAGING_BUCKET/jobs/DISPLAY_NAME-TIMESTAMP`) makes
-Vertex AI set AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR,
-which are `trainer.task`'s defaults for --export_dir, --model_dir and
---tensorboard_dir.
-
-`--dry-run` prints the complete job spec as JSON; it sends nothing and needs
-no credentials or network.
+Everything after `--` goes to `trainer.task` unchanged; the image (by default
+where cloudbuild.yaml pushes it, `drawing.container`) holds the code. With
+`--worker_count N` > 1, Vertex AI sets TF_CONFIG on each replica and restarts
+the job as a whole when one restarts. `base_output_dir` makes Vertex AI set
+the AIP_* output paths that `trainer.task` defaults to. `--dry-run` prints
+the job spec as JSON and needs no credentials or network.
 """
 
 from __future__ import annotations

@@ -1,33 +1,14 @@
 """Trains, evaluates and exports the Quick, Draw! classifier.
 
-Usage (the tutorial's flags keep their meanings):
+  python -m trainer.task --training_data='DATA/training.tfrecord-*' \\
+      --eval_data='DATA/eval.tfrecord-*' --model_dir=OUT [--steps=100000]
 
-  python -m trainer.task \\
-    --training_data='DATA/training.tfrecord-?????-of-?????' \\
-    --eval_data='DATA/eval.tfrecord-?????-of-?????' \\
-    --classes_file=DATA/training.tfrecord.classes \\
-    --model_dir=OUT [--export_dir=OUT/export] [--steps=100000 | --epochs=N]
-
-The flags, their defaults, and the reasons where they differ from the
-tutorial's are in `trainer.config`. On Vertex AI `AIP_CHECKPOINT_DIR`,
-`AIP_MODEL_DIR` and `AIP_TENSORBOARD_LOG_DIR` are the defaults of
-`--model_dir`, `--export_dir` and `--tensorboard_dir`. Paths may be local or
-gs://.
-
-Distribution (`trainer.distribute`): one worker with several GPUs uses
-MirroredStrategy; a `TF_CONFIG` naming more than one task uses
-MultiWorkerMirroredStrategy (Vertex AI sets `TF_CONFIG` for multi-replica
-jobs). `--batch_size` is the global batch.
-
-Preemption: `BackupAndRestore` writes the weights, optimizer state and epoch to
-`MODEL_DIR/backup` after every evaluation period, so a killed job started
-again with the same flags resumes from the last period instead of from step 0.
-
-Outputs in `--model_dir`: `checkpoints/` (weights after each period),
-`history.json` (per-period metrics, across restarts), `eval_report.json`
-(top-1/top-3/MAP@3, per-class accuracy, most confused pairs),
-`model.weights.h5` + `model_config.json`; the SavedModel goes to
-`--export_dir` (see `trainer.export`).
+The tutorial's flags keep their meanings (`trainer.config` holds every
+default; on Vertex AI the AIP_* variables give the output paths). One worker
+with several GPUs, or several workers named by TF_CONFIG, distribute
+(`trainer.distribute`); a killed job resumes from its last backup
+(`trainer.callbacks`). It writes the evaluation report and history to
+--model_dir and the SavedModel to --export_dir (docs/training.md).
 """
 
 from __future__ import annotations
