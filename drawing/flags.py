@@ -23,6 +23,12 @@ T = TypeVar("T")
 MISSING = dataclasses.MISSING
 
 
+class InputError(ValueError):
+    """Input a command cannot use: a missing file, a pattern that matches
+    nothing, records that do not fit. The message is one line that names what
+    to fix; the command prints it without a traceback and fails."""
+
+
 def flag(
     default: Any = dataclasses.MISSING,
     help: str = "",

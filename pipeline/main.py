@@ -35,6 +35,7 @@ from packaging.requirements import Requirement
 
 from drawing import features as F
 from drawing import logs
+from drawing.flags import InputError
 from pipeline import encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
 
@@ -52,14 +53,14 @@ def pipeline_requirements() -> list[str]:
     pins them.
 
     Raises:
-      sources.InputError: if the package is not installed.
+      InputError: if the package is not installed.
     """
     try:
         # Run from a checkout, the project's egg-info lists it a second time.
         (dist,) = set(metadata.packages_distributions()["pipeline"])
         requires = metadata.requires(dist) or []
     except (KeyError, ValueError, metadata.PackageNotFoundError):
-        raise sources.InputError(
+        raise InputError(
             "Dataflow workers need this package's [pipeline] requirements, but it "
             "is not installed: run `make venv` (or pip install -e '.[pipeline]')"
         ) from None
@@ -124,7 +125,7 @@ def prepare_output(config: PipelineConfig) -> None:
     """
     old = staging.existing(config.output)
     if old and not config.overwrite:
-        raise sources.InputError(
+        raise InputError(
             f"--output {config.output} is not empty ({len(old)} files); "
             "pass --overwrite to replace it"
         )
@@ -271,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, beam_args = parse_args(argv, description=__doc__)
     try:
         stats = run(config, beam_args)
-    except sources.InputError as err:
+    except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if stats is None:

@@ -22,14 +22,11 @@ from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features
+from drawing.flags import InputError
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
 _LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
 MIN_STRIPES = 8
-
-
-class InputError(ValueError):
-    """The input cannot be used; raised before any work starts."""
 
 
 # Why a listing failed, by the HTTP status that GCS answered.

@@ -169,10 +169,15 @@ def _read_lines(paths: Iterable[str]) -> Iterator[bytes]:
                 yield from (line.rstrip(b"\r\n") for line in f)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> PredictConfig:
+    """Flags -> PredictConfig."""
+    description = __doc__.split("\n\n")[0]
+    return flags.parse(PredictConfig, argv, "python -m serving.predict", description)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line: one JSON line out per line in."""
-    description = __doc__.split("\n\n")[0]
-    config = flags.parse(PredictConfig, argv, "python -m serving.predict", description)
+    config = parse_args(argv)
     logs.setup(argv)
     predictor = load(config.model)
     if config.k > predictor.max_k:

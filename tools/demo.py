@@ -232,10 +232,15 @@ def _summary(config: DemoConfig, started: float) -> str:
     return "\n".join(lines)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> DemoConfig:
+    """Flags -> DemoConfig."""
+    description = __doc__.split("\n\n")[0]
+    return flags.parse(DemoConfig, argv, "python -m tools.demo", description)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the six steps, each the product's own command."""
-    description = __doc__.split("\n\n")[0]
-    config = flags.parse(DemoConfig, argv, "python -m tools.demo", description)
+    config = parse_args(argv)
     if logs.setup(argv):
         os.environ[logs.VERBOSE_ENV] = "1"  # for the commands the demo runs
     started = time.monotonic()

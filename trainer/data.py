@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from drawing import features as F
+from drawing.flags import InputError
 from trainer.augment import augment_batch, drop_points
 from trainer.config import TrainConfig
 from trainer.statistics import DEFAULT_BUCKET_BOUNDARIES
@@ -32,10 +33,6 @@ _FEATURE_SPEC = {
 # is outside the classes file; `label_error` turns it into an InputError.
 _LABEL_CHECK = "class_index out of range in"
 _LABEL_FAILURE = re.compile(rf"\[{_LABEL_CHECK} (--\w+)\] \[(-?\d+)\]")
-
-
-class InputError(ValueError):
-    """The input cannot train this model; the message names the flag to fix."""
 
 
 def load_classes(classes_file: str) -> list[str]:

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from drawing import logs
+from drawing.flags import InputError
 from trainer import data as D
 from trainer import distribute, evaluate, export, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
@@ -100,7 +101,7 @@ def train(config: TrainConfig) -> dict:
     """Runs the whole job; returns the evaluation report (empty without eval).
 
     Raises:
-      D.InputError: unusable input, found at start (patterns, classes file) or
+      InputError: unusable input, found at start (patterns, classes file) or
         by the input pipeline (a label out of the classes file's range).
       TrainingDiverged: a non-finite loss or weights; the backup holds the
         last good epoch.
@@ -230,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     try:
         train(config)
-    except (D.InputError, TrainingDiverged) as err:
+    except (InputError, TrainingDiverged) as err:
         # What to fix, without a wall of traceback; the exit status says failed.
         sys.exit(f"trainer.task: error: {err}")
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from drawing import features as F
+from drawing.flags import InputError
 from pipeline import accounting, decompress, main, reader, sources, split
 from tests.synthetic import random_file, random_line
 
@@ -163,7 +164,7 @@ def test_an_empty_file_leaves_its_class_out_unless_the_classes_file_names_it(
     named = tmp_path / "classes.txt"
     named.write_text("circle\ntriangle\n")
     assert sources.class_set(str(named), files) == ["circle", "triangle"]
-    with pytest.raises(sources.InputError, match="every input file is empty"):
+    with pytest.raises(InputError, match="every input file is empty"):
         sources.class_set(None, [sources.InputFile("in/triangle.ndjson", 0)])
 
 
