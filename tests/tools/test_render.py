@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
-import trainer
+import serving
 from drawing import features, ink
 from tests.shared_data import requires_sample
 from tests.synthetic import example
@@ -86,7 +86,7 @@ def _fake_predictor(monkeypatch: pytest.MonkeyPatch) -> list:
     fake = types.ModuleType("serving.predict")
     fake.load = lambda model_dir: Model()
     monkeypatch.setitem(sys.modules, "serving.predict", fake)
-    monkeypatch.setattr(trainer, "predict", fake, raising=False)
+    monkeypatch.setattr(serving, "predict", fake, raising=False)
     return calls
 
 
