@@ -68,9 +68,20 @@ def switch(default: bool, help: str = "") -> Any:
     return flag(default, help, type=parse_bool, nargs="?", const=True)
 
 
+def dry_run(help: str) -> Any:
+    """`--dry-run` (or `--dry_run`): build and print what would be sent."""
+    return flag(False, help, names=["--dry-run", "--dry_run"], action="store_true")
+
+
 def passthrough(help: str) -> Any:
     """A field that takes every argument after `--`, unchanged, as a tuple."""
     return dataclasses.field(default=(), metadata={"passthrough": help})
+
+
+def _passthrough_field(config: type) -> dataclasses.Field | None:
+    """The field that takes the arguments after `--`, if `config` has one."""
+    fields = dataclasses.fields(config)
+    return next((f for f in fields if "passthrough" in f.metadata), None)
 
 
 def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -110,9 +121,9 @@ def build_parser(
             parser.add_argument(*names, dest=field.name, **kwargs)
         else:
             parser.add_argument(field.name, **kwargs)
-    rest = [f for f in dataclasses.fields(config) if "passthrough" in f.metadata]
+    rest = _passthrough_field(config)
     if rest:
-        parser.epilog = f"Arguments after `--`: {rest[0].metadata['passthrough']}."
+        parser.epilog = f"Arguments after `--`: {rest.metadata['passthrough']}."
     if verbose:
         parser.add_argument(
             logs.VERBOSE_FLAG, action="store_true", help=logs.VERBOSE_HELP
@@ -128,8 +139,7 @@ def parse(
     verbose: bool = True,
 ) -> T:
     """The command line `argv` (default sys.argv[1:]) as a `config` instance."""
-    config_value, unknown = _parse(config, argv, prog, description, verbose, False)
-    return config_value
+    return _parse(config, argv, prog, description, verbose, False)[0]
 
 
 def parse_known(
@@ -146,7 +156,7 @@ def parse_known(
 
 def _parse(config, argv, prog, description, verbose, known):
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest = [f.name for f in dataclasses.fields(config) if "passthrough" in f.metadata]
+    rest = _passthrough_field(config)
     after: list[str] = []
     if rest:
         argv, after = split_passthrough(argv)
@@ -158,7 +168,7 @@ def _parse(config, argv, prog, description, verbose, known):
     values = vars(namespace)
     values.pop("verbose", None)  # read by drawing.logs, not a setting
     if rest:
-        values[rest[0]] = tuple(after)
+        values[rest.name] = tuple(after)
     try:
         return config(**values), unknown
     except ValueError as err:

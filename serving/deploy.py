@@ -55,12 +55,7 @@ class DeployConfig:
     accelerator_count: int = flag(0, type=int)
     traffic_percentage: int = flag(100, "of the endpoint's traffic", type=int)
     service_account: str = flag("")
-    dry_run: bool = flag(
-        False,
-        "print the spec; send nothing",
-        names=["--dry-run", "--dry_run"],
-        action="store_true",
-    )
+    dry_run: bool = flags.dry_run("print the spec; send nothing")
     serve_args: tuple[str, ...] = flags.passthrough("serving.serve's flags")
 
     def __post_init__(self) -> None:

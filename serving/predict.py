@@ -92,7 +92,8 @@ class Predictor:
         batch_size = batch_size or max(len(drawings), 1)
         results: list[dict] = []
         for start in range(0, len(drawings), batch_size):
-            batch = [examples.raw_example(*d) for d in drawings[start:][:batch_size]]
+            chunk = drawings[start : start + batch_size]
+            batch = [examples.raw_example(*d) for d in chunk]
             outputs = self._fn(tf.constant(batch, dtype=tf.string))
             classes = outputs["classes"].numpy()[:, :k]
             probabilities = outputs["probabilities"].numpy()[:, :k]

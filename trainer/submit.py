@@ -52,12 +52,7 @@ class SubmitConfig:
     worker_count: int = flag(1, "replicas", type=int)
     service_account: str = flag("")
     tensorboard: str = flag("", "Vertex AI TensorBoard resource name")
-    dry_run: bool = flag(
-        False,
-        "print the job spec; send nothing",
-        names=["--dry-run", "--dry_run"],
-        action="store_true",
-    )
+    dry_run: bool = flags.dry_run("print the job spec; send nothing")
     trainer_args: tuple[str, ...] = flags.passthrough("trainer.task's flags")
 
     def __post_init__(self) -> None:
