@@ -32,7 +32,13 @@ REQUIRED = [
 
 EXTRAS = {
     "gpu": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]", 1)],
-    "pipeline": ["apache-beam[gcp]==2.77.*", "tensorflow-transform==1.21.*"],
+    "pipeline": [
+        "apache-beam[gcp]==2.77.*",
+        "tensorflow-transform==1.21.*",
+        # The encoder frames its TFRecord shards itself (pipeline.records); Beam
+        # uses the same C CRC-32C when it is installed, as [gcp] installs it.
+        "google-crc32c",
+    ],
     "vertex": ["google-cloud-aiplatform>=1.26,<2"],
     "viz": ["matplotlib"],
 }

@@ -43,8 +43,9 @@ class PipelineConfig:
     )
     num_shards: int = flag(
         0,
-        "shards per split; 0 = automatic (one per work bundle, no extra shuffle; "
-        "a fixed count adds a shuffle that the local runner holds in memory)",
+        "shards per split; 0 = one per work unit, written by the encoder (no "
+        "extra shuffle); a fixed count adds a shuffle that the local runner "
+        "holds in memory",
         type=int,
     )
     recognized_only: bool = flag(

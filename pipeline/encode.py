@@ -19,13 +19,14 @@ from apache_beam.metrics import Metrics
 
 from drawing import ink, ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import accounting, reader, records, sources, split
+from pipeline import accounting, reader, records, shards, sources, split
 from pipeline.config import PipelineConfig
 
 REJECTED = "rejected"
 DAMAGED_FILE = "damaged_file"  # the errors/ reason of a compressed file that breaks off
 TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
 STATS = "stats"
+SHARDS = "shards"  # a manifest entry per shard that the encoder wrote
 ERROR_LINE_CHARS = 2000
 BATCH = 512
 NAMESPACE = "quickdraw"
@@ -51,19 +52,30 @@ class EncodeConfig:
     # Share of kept training drawings, chosen by key_id hash, whose raw strokes
     # go to tf.Transform's analysis; 0 turns the analysis off.
     analysis_fraction: float
+    # Where the encoder writes its own shards (`pipeline.shards`); None hands
+    # the records to Beam's WriteToTFRecord instead (a fixed --num_shards).
+    shards_dir: str | None
 
     @classmethod
     def of(
-        cls, config: PipelineConfig, classes: Sequence[str], analysis_fraction: float
+        cls,
+        config: PipelineConfig,
+        classes: Sequence[str],
+        analysis_fraction: float,
+        shards_dir: str | None = None,
     ) -> EncodeConfig:
         """The run's settings for `classes`, with the analysis share resolved."""
+        given = ("classes", "analysis_fraction", "shards_dir")
         shared = {
             f.name: getattr(config, f.name)
             for f in dataclasses.fields(cls)
-            if f.name not in ("classes", "analysis_fraction")
+            if f.name not in given
         }
         return cls(
-            classes=tuple(classes), analysis_fraction=analysis_fraction, **shared
+            classes=tuple(classes),
+            analysis_fraction=analysis_fraction,
+            shards_dir=shards_dir,
+            **shared,
         )
 
     def cap(self, split_name: str) -> int:
@@ -132,8 +144,13 @@ class EncodeStripeFn(beam.DoFn):
         tally = accounting.Tally()
         batch: list[tuple[reader.Line, ndjson.Drawing]] = []
         lines, damaged = reader.read_stripe(stripe)
+        writer = None
         if not self._priorities_only:
             yield from self._report_damage(tally, damaged)
+            if self._config.shards_dir:
+                writer = shards.ShardWriter(
+                    self._config.shards_dir, stripe.index, stripe.count
+                )
         for line in lines:
             tally.lines_read += 1
             try:
@@ -156,11 +173,13 @@ class EncodeStripeFn(beam.DoFn):
                 continue
             batch.append((line, drawing))
             if len(batch) == BATCH:
-                yield from self._encode(batch, tally, thresholds or {})
+                yield from self._encode(batch, tally, thresholds or {}, writer)
                 batch = []
-        yield from self._encode(batch, tally, thresholds or {})
-        self._lines.inc(tally.lines_read)
-        self._filtered.inc(tally.filtered)
+        yield from self._encode(batch, tally, thresholds or {}, writer)
+        self._count(tally)
+        if writer:
+            for shard in writer.close():
+                yield beam.pvalue.TaggedOutput(SHARDS, shard)
         if not self._priorities_only:
             yield beam.pvalue.TaggedOutput(STATS, tally.as_dict())
             log.info(
@@ -171,6 +190,16 @@ class EncodeStripeFn(beam.DoFn):
                 tally.lines_read,
                 sum(tally.written.values()),
                 sum(tally.rejected.values()),
+            )
+
+    def _count(self, tally: accounting.Tally) -> None:
+        """Beam's counters, once per work unit: per record they cost ~1 us each."""
+        self._lines.inc(tally.lines_read)
+        self._filtered.inc(tally.filtered)
+        self._dropped.inc(sum(tally.dropped.values()))
+        for split_name in SPLITS:
+            self._written[split_name].inc(
+                sum(n for (_, s), n in tally.written.items() if s == split_name)
             )
 
     def _report_damage(self, tally, damaged: list[reader.Damage]) -> Iterator:
@@ -193,7 +222,7 @@ class EncodeStripeFn(beam.DoFn):
         if not self._priorities_only:
             yield beam.pvalue.TaggedOutput(REJECTED, error_record(line, reason, detail))
 
-    def _encode(self, batch, tally, thresholds) -> Iterator:
+    def _encode(self, batch, tally, thresholds, writer) -> Iterator:
         inks, errors = ink.encode_batch([d for _, d in batch])
         for i, ((line, drawing), encoded) in enumerate(zip(batch, inks, strict=True)):
             if encoded is None:
@@ -211,18 +240,21 @@ class EncodeStripeFn(beam.DoFn):
             limit = thresholds.get((class_index, split_name))
             if limit is not None and priority > limit:
                 tally.dropped[(drawing.word, split_name)] += 1
-                self._dropped.inc()
                 continue
             tally.written[(drawing.word, split_name)] += 1
             tally.lengths[accounting.length_bin(drawing.num_points)] += 1
-            self._written[split_name].inc()
             example = records.serialize(drawing, encoded, class_index)
-            yield beam.pvalue.TaggedOutput(split_name, example)
+            if writer:
+                writer.add(split_name, example)
+            else:
+                yield beam.pvalue.TaggedOutput(split_name, example)
             if split_name == TRAIN and self._analyzed(priority):
                 tally.analyzed += 1
                 yield beam.pvalue.TaggedOutput(
                     TRAIN_RAW, records.serialize_raw(drawing)
                 )
+        if writer:
+            writer.flush()
 
     def _analyzed(self, priority: int) -> bool:
         # A deterministic sample from the priority's low 32 bits: the cap ranks
@@ -270,7 +302,7 @@ def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
         side["thresholds"] = beam.pvalue.AsDict(thresholds)
     return stripes | "Encode" >> beam.ParDo(
         EncodeStripeFn(config), **side
-    ).with_outputs(TRAIN, EVAL, REJECTED, STATS, TRAIN_RAW)
+    ).with_outputs(TRAIN, EVAL, REJECTED, STATS, TRAIN_RAW, SHARDS)
 
 
 @beam.ptransform_fn

@@ -100,15 +100,22 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
 
 
 def _write_files(out, output: str, num_shards: int) -> list:
-    """Both splits' TFRecord shards and the rejected lines; the names written."""
-    written = [
-        out[split_name]
-        | f"Write{split_name.title()}"
-        >> beam.io.WriteToTFRecord(
-            posixpath.join(output, F.SPLIT_PREFIX[split_name]), num_shards=num_shards
-        )
-        for split_name in F.SPLITS
-    ]
+    """Both splits' TFRecord shards and the rejected lines; the names written.
+
+    Without a fixed shard count the encoder wrote the shards (`pipeline.shards`).
+    """
+    if num_shards:
+        written = [
+            out[split_name]
+            | f"Write{split_name.title()}"
+            >> beam.io.WriteToTFRecord(
+                posixpath.join(output, F.SPLIT_PREFIX[split_name]),
+                num_shards=num_shards,
+            )
+            for split_name in F.SPLITS
+        ]
+    else:
+        written = [out[encode.SHARDS] | "ShardPaths" >> beam.Map(lambda s: s["path"])]
     written.append(
         out[encode.REJECTED]
         | "WriteErrors"
@@ -144,8 +151,12 @@ def build(
     run_id: str,
 ) -> None:
     """Adds the whole conversion to `p`; `run_id` goes into stats.json."""
+    staged = staging.folder(config.output)
     encode_config = encode.EncodeConfig.of(
-        config, classes, analysis_fraction(config, files, len(classes))
+        config,
+        classes,
+        analysis_fraction(config, files, len(classes)),
+        shards_dir=None if config.num_shards else staged,
     )
     stripes = sources.plan_stripes(files, config.stripe_mb << 20)
     log.info("%d input files in %d work units", len(files), len(stripes))
@@ -155,7 +166,6 @@ def build(
         | "Spread" >> beam.Reshuffle()  # one work unit per worker at a time
         | "EncodeDrawings" >> encode.EncodeDrawings(encode_config)
     )
-    staged = staging.folder(config.output)
     written = _write_files(out, staged, config.num_shards)
     stats = out[encode.STATS] | "Stats" >> encode.MergeStats()
     transform_done = _transform(

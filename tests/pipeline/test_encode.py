@@ -11,6 +11,7 @@ import tensorflow as tf
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from drawing import features as F
 from drawing.features import EVAL, TRAIN
 from pipeline import accounting, encode, sources, split
 from pipeline.config import PipelineConfig
@@ -143,3 +144,44 @@ def test_caps_keep_the_smallest_priorities_per_class(tmp_path):
             check_stats,
             label="CheckStats",
         )
+
+
+def _read_tfrecords(path) -> list[bytes]:
+    return list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+
+
+def test_the_encoder_writes_the_records_it_would_emit_as_shards(tmp_path):
+    """One shard per split and work unit (empty ones too), named by the unit,
+    with its manifest: the same records, in the same order, as the path
+    through WriteToTFRecord."""
+    inputs, shards_dir = tmp_path / "in", tmp_path / "staged"
+    inputs.mkdir()
+    shards_dir.mkdir()
+    stripes = sources.plan_stripes(
+        _write_inputs(inputs), target_stripe_bytes=4096, min_stripes=3
+    )
+    run = PipelineConfig(inputs=(), output="", train_per_class=0, eval_per_class=0)
+    emitted, written = {}, {}
+    for name, directory in (("emitted", None), ("written", str(shards_dir))):
+        config = encode.EncodeConfig.of(run, ("cat", "dog"), 0.0, directory)
+        fn = encode.EncodeStripeFn(config)
+        fn.setup()
+        for stripe in stripes:
+            for out in fn.process(stripe):
+                tag = getattr(out, "tag", None)
+                if name == "emitted" and tag in (TRAIN, EVAL):
+                    emitted.setdefault((stripe.index, tag), []).append(out.value)
+                if name == "written" and tag == encode.SHARDS:
+                    written[out.value["path"]] = out.value
+    assert len(written) == 2 * len(stripes) and len(emitted) > 2
+    for index in range(len(stripes)):
+        for tag in (TRAIN, EVAL):
+            records = emitted.get((index, tag), [])
+            name = f"{F.SPLIT_PREFIX[tag]}-{index:05d}-of-{len(stripes):05d}"
+            path = shards_dir / name
+            assert _read_tfrecords(path) == records
+            entry = written[str(path)]
+            assert [entry["records"], entry["bytes"]] == [
+                len(records),
+                path.stat().st_size,
+            ]

@@ -1,0 +1,76 @@
+"""One TFRecord shard per split and work unit, written by the encoder itself.
+
+Handing every record to Beam's `WriteToTFRecord` cost more CPU than encoding
+it (a windowed element, a write call and two CRCs each; bench/README.md), so by
+default the encoder frames a batch of records at once and writes it to
+`<split prefix>-<work unit>-of-<work units>`. The names and contents depend
+only on the input, so a retried work unit rewrites the same file, and
+`--num_shards N` still goes through `WriteToTFRecord`. The files go to the
+run's staging folder, which becomes the dataset only when the run succeeds
+(`pipeline.staging`), so a half-written shard is never part of a dataset.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import BinaryIO
+
+from apache_beam.io.filesystems import FileSystems
+
+from drawing import features as F
+from pipeline import records
+
+
+def shard_path(folder: str, split_name: str, index: int, count: int) -> str:
+    """The tutorial's shard name, `training.tfrecord-00003-of-00008`."""
+    prefix = posixpath.join(folder, F.SPLIT_PREFIX[split_name])
+    return f"{prefix}-{index:05d}-of-{count:05d}"
+
+
+class ShardWriter:
+    """Collects a work unit's records per split and writes them batch by batch.
+
+    Every work unit writes a shard of every split, empty if it has no record
+    of it, so the shard numbers run from 0 to the count as the names say.
+    """
+
+    def __init__(self, folder: str, index: int, count: int) -> None:
+        self._folder, self._index, self._count = folder, index, count
+        self._pending: dict[str, list[bytes]] = {}
+        self._files: dict[str, BinaryIO] = {}
+        self._written: dict[str, list[int]] = {}  # split -> [records, bytes]
+
+    def add(self, split_name: str, record: bytes) -> None:
+        self._pending.setdefault(split_name, []).append(records.tfrecord(record))
+
+    def flush(self, last: bool = False) -> None:
+        """Writes what `add` collected since the last flush."""
+        if last:
+            for split_name in F.SPLITS:
+                self._pending.setdefault(split_name, [])
+        for split_name, frames in self._pending.items():
+            if not frames and not last:
+                continue
+            if split_name not in self._files:
+                path = shard_path(self._folder, split_name, self._index, self._count)
+                self._files[split_name] = FileSystems.create(path)
+                self._written[split_name] = [0, 0]
+            data = b"".join(frames)
+            self._files[split_name].write(data)
+            self._written[split_name][0] += len(frames)
+            self._written[split_name][1] += len(data)
+            frames.clear()
+
+    def close(self) -> list[dict]:
+        """Flushes and closes every file; one manifest entry per shard written."""
+        self.flush(last=True)
+        for f in self._files.values():
+            f.close()
+        return [
+            {
+                "path": shard_path(self._folder, split_name, self._index, self._count),
+                "records": n,
+                "bytes": size,
+            }
+            for split_name, (n, size) in sorted(self._written.items())
+        ]
