@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 
 from drawing import ink, ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import accounting, reader, records, sources, split
+from pipeline import accounting, binary, reader, records, sources, split
 from pipeline.config import PipelineConfig
 
 REJECTED = "rejected"
@@ -79,10 +79,17 @@ def error_record(line: reader.Line, reason: str, detail: str, **extra) -> bytes:
             "line_number": line.line_number,
             "reason": reason,
             "detail": detail[:500],
-            "line": line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace"),
+            "line": _shown(line),
             **extra,
         }
     )
+
+
+def _shown(line: reader.Line | binary.Record) -> str:
+    """An input line as text for errors/: a binary drawing's bytes in hex."""
+    if binary.is_binary(line.source):
+        return line.data[: ERROR_LINE_CHARS // 2].hex()
+    return line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace")
 
 
 def damage_record(damage: reader.Damage) -> bytes:
@@ -131,14 +138,14 @@ class EncodeStripeFn(beam.DoFn):
     ) -> Iterator:
         tally = accounting.Tally()
         batch: list[tuple[reader.Line, ndjson.Drawing]] = []
-        lines, damaged = reader.read_stripe(stripe)
+        lines, damaged = binary.read_stripe(stripe)
         if not self._priorities_only:
             yield from self._report_damage(tally, damaged)
         for line in lines:
             tally.lines_read += 1
             try:
-                drawing = ndjson.parse_drawing(
-                    line.data,
+                drawing = binary.parse_line(
+                    line,
                     self._class_index,
                     self._config.max_points,
                     simplify=self._config.simplify,

@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
 from drawing import tft_output
-from pipeline import accounting, encode, sources, staging
+from pipeline import accounting, binary, encode, report, sources, staging
 from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
 log = logging.getLogger("pipeline")
@@ -84,6 +84,8 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     """
     accounting.check_accounting(stats)
     stats = _run_stats(run, stats, written)
+    if not stats["written"][F.TRAIN]:
+        return _failed(run, stats)
     staged = staging.folder(run.output)
     if transform_done:
         transform = tft_output.read_statistics(posixpath.join(staged, F.TRANSFORM_DIR))
@@ -96,6 +98,16 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     _write_text(posixpath.join(run.output, F.CLASSES_FILE), classes)
     _write_text(posixpath.join(run.output, F.STATS_FILE), json.dumps(stats, indent=1))
     _write_text(posixpath.join(run.output, F.SUCCESS_FILE), "")
+    return stats
+
+
+def _failed(run: Run, stats: dict) -> dict:
+    """A run without a training record has failed: no swap, no `_SUCCESS`; its
+    errors/ and stats.json (which says why) stay where the user can look."""
+    where = staging.keep_errors(run.output)
+    stats["failed"] = report.failure(stats, where)
+    stats["shards"] = []
+    _write_text(posixpath.join(where, F.STATS_FILE), json.dumps(stats, indent=1))
     return stats
 
 
@@ -147,7 +159,7 @@ def build(
     encode_config = encode.EncodeConfig.of(
         config, classes, analysis_fraction(config, files, len(classes))
     )
-    stripes = sources.plan_stripes(files, config.stripe_mb << 20)
+    stripes = binary.plan(sources.plan_stripes(files, config.stripe_mb << 20))
     log.info("%d input files in %d work units", len(files), len(stripes))
     out = (
         p
