@@ -165,7 +165,7 @@ def read_chunk(chunk: BinaryChunk) -> tuple[list[Record], reader.Damage | None]:
         kept = chunk.first - 1 + len(starts)
         damage = _damage(chunk.path, problem, kept, chunk.start + stop, data[stop:])
     word = sources.class_name(chunk.path)
-    ends = [*starts[1:], stop]
+    ends = starts[1:] + [stop] if starts else []
     return [
         Record(chunk.path, chunk.start + s, chunk.first + i, data[s:e], word)
         for i, (s, e) in enumerate(zip(starts, ends, strict=True))
