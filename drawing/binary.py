@@ -140,18 +140,20 @@ def to_drawing(
     """
     if class_index is not None and word not in class_index:
         raise BadDrawing(Reason.UNKNOWN_WORD, word[:100])
-    (n_strokes,) = _U16.unpack_from(data, _N_STROKES)
-    xs: list = []
-    ys: list = []
-    lengths: list[int] = []
+    # Hot path: a slice per stroke and one list per axis; no struct calls.
+    n_strokes = data[_N_STROKES] | data[_N_STROKES + 1] << 8
+    x_parts, y_parts, lengths = [], [], []
     pos = HEADER.size
     for _ in range(n_strokes):
-        (n,) = _U16.unpack_from(data, pos)
+        n = data[pos] | data[pos + 1] << 8
         if n:
-            xs += data[pos + 2 : pos + 2 + n]
-            ys += data[pos + 2 + n : pos + 2 + 2 * n]
+            mid = pos + 2 + n
+            x_parts.append(data[pos + 2 : mid])
+            y_parts.append(data[mid : mid + n])
             lengths.append(n)
         pos += 2 + 2 * n
+    xs: list = list(b"".join(x_parts))
+    ys: list = list(b"".join(y_parts))
     n = len(xs)
     if n > max_points:
         raise BadDrawing(Reason.TOO_MANY_POINTS, f"{n} points, over {max_points}")
