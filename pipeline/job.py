@@ -27,6 +27,7 @@ log = logging.getLogger("pipeline")
 
 _TFT_TEMP = ".tft_tmp"  # hidden: staging.swap_in leaves it to be deleted
 _BYTES_PER_DRAWING = 500  # the simplified dataset's average line
+_BINARY_BYTES_PER_DRAWING = 123  # the same drawings in a .bin file
 
 
 def analysis_fraction(
@@ -35,7 +36,15 @@ def analysis_fraction(
     """The share of training drawings to analyse, estimated before the run."""
     if config.analysis_fraction is not None:
         return config.analysis_fraction
-    expected = sum(f.size for f in files) / _BYTES_PER_DRAWING
+    expected = sum(
+        f.size
+        / (
+            _BINARY_BYTES_PER_DRAWING
+            if binary.is_binary(f.path)
+            else _BYTES_PER_DRAWING
+        )
+        for f in files
+    )
     expected *= 1 - config.eval_fraction
     if config.train_per_class:
         expected = min(expected, config.train_per_class * num_classes)

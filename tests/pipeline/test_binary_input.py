@@ -114,6 +114,16 @@ def test_a_big_file_becomes_many_units_that_hold_every_drawing_once(
     assert sorted(r.line_number for r in read) == list(range(1, 3001))
 
 
+def test_a_gcs_bin_is_planned_and_read_like_a_local_one(gcs, gcs_bucket):
+    lines = [random_line("circle", str(i), _RNG) for i in range(1000)]
+    gcs.upload_bytes(binary_drawings(lines), f"{gcs_bucket}/in/circle.bin")
+    files = sources.match_inputs([f"{gcs_bucket}/in/*.bin"])
+    stripes = binary.plan(sources.plan_stripes(files, 5_000, min_stripes=2))
+    assert len(stripes) > 5
+    read = [r for s in stripes for r in binary.read_stripe(s)[0]]
+    assert sorted(r.line_number for r in read) == list(range(1, 1001))
+
+
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
 def test_a_damaged_big_file_is_reported_once_with_what_it_kept(
     tmp_path, monkeypatch, damage
