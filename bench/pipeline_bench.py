@@ -80,17 +80,16 @@ def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None
     from drawing import binary, ink
     from pipeline import records
 
+    drawings = []  # every file's drawings, as a work unit's reader gives them
     for word, data in files:
         starts, stop, _ = binary.scan(data)
         ends = [*starts[1:], stop]
-        for i in range(0, len(starts), 512):
-            drawings = [
-                binary.to_drawing(data[s:e], word, classes)
-                for s, e in zip(starts[i : i + 512], ends[i : i + 512], strict=True)
-            ]
-            inks, _ = ink.encode_batch(drawings)
-            for drawing, encoded in zip(drawings, inks, strict=True):
-                records.serialize(drawing, encoded, classes[drawing.word])
+        drawings += [(word, data[s:e]) for s, e in zip(starts, ends, strict=True)]
+    for i in range(0, len(drawings), 512):
+        batch = [binary.to_drawing(d, w, classes) for w, d in drawings[i : i + 512]]
+        inks, _ = ink.encode_batch(batch)
+        for drawing, encoded in zip(batch, inks, strict=True):
+            records.serialize(drawing, encoded, classes[drawing.word])
 
 
 def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
