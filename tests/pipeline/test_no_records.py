@@ -87,3 +87,16 @@ def test_the_failure_line_names_where_every_drawing_went():
     assert "15 rejected (r5: 5, r4: 4, r3: 3);" in top
     empty = report.failure(_stats(lines_read=0, damaged_files=[{}]), "o")
     assert "no drawing read (1 damaged file(s))" in empty
+
+
+@pytest.mark.slow
+def test_on_gcs_errors_and_stats_stay_in_the_output(gcs, gcs_bucket, capsys):
+    gcs.upload_bytes(BAD, f"{gcs_bucket}/in/circle.ndjson")
+    out = f"{gcs_bucket}/out"
+    args = ["--input", f"{gcs_bucket}/in/*", "--output", out, *NO_TRANSFORM]
+    assert main.main(args) == 1
+    assert f"see {out}/errors/" in _one_error_line(capsys.readouterr().err)
+    names = [uri.removeprefix(f"{out}/") for uri in gcs.list(f"{out}/")]
+    assert F.STATS_FILE in names and F.SUCCESS_FILE not in names
+    assert [n for n in names if n.startswith(f"{F.ERRORS_DIR}/")]
+    assert not [n for n in names if n.startswith(F.STAGING_DIR)]
