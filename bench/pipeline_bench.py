@@ -1,6 +1,6 @@
 """Pipeline benchmark: ours against a tutorial-style conversion, in one run.
 
-    .venv/bin/python bench/pipeline_bench.py [--repeats 28] [--sizes 1,2]
+    .venv/bin/python bench/pipeline_bench.py [--repeats 28] [--sizes 1,2] [--binary]
 
 Input: the real sample in ../shared/quickdraw_sample repeated with fresh key_ids
 (28 x 17,989 = 503,692 drawings), so that fixed start-up costs do not dominate.
@@ -35,6 +35,7 @@ from pathlib import Path
 from tools import sample
 
 REPO = Path(__file__).resolve().parents[1]
+CORE_PATHS = ("ours", "baseline", "binary")  # binary: ours from .bin input
 
 
 def build_input(directory: Path, repeats: int) -> int:
@@ -74,6 +75,35 @@ def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
             records.serialize(drawing, encoded, classes[drawing.word])
 
 
+def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
+    """The same path from `.bin` bytes, as pipeline.binary and EncodeStripeFn do."""
+    from drawing import binary, ink
+    from pipeline import records
+
+    drawings = []  # every file's drawings, as a work unit's reader gives them
+    for word, data in files:
+        starts, stop, _ = binary.scan(data)
+        ends = [*starts[1:], stop]
+        drawings += [(word, data[s:e]) for s, e in zip(starts, ends, strict=True)]
+    for i in range(0, len(drawings), 512):
+        batch = [binary.to_drawing(d, w, classes) for w, d in drawings[i : i + 512]]
+        inks, _ = ink.encode_batch(batch)
+        for drawing, encoded in zip(batch, inks, strict=True):
+            records.serialize(drawing, encoded, classes[drawing.word])
+
+
+def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
+    """The lines as one `<class>.bin` file's bytes per class (untimed)."""
+    from drawing import binary
+
+    per_class: dict[str, list[bytes]] = {}
+    for line in lines:
+        record = json.loads(line)
+        packed = binary.pack(binary.from_record(record))
+        per_class.setdefault(record["word"], []).append(packed)
+    return [(word, b"".join(parts)) for word, parts in sorted(per_class.items())]
+
+
 def core_baseline(lines: list[bytes], classes: dict[str, int]) -> None:
     """The same path as the tutorial writes it."""
     from tools.tutorial import tutorial_example, tutorial_parse_line
@@ -91,10 +121,11 @@ def measure_core(name: str, input_dir: Path, count: int) -> float:
     classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
     import tensorflow  # noqa: F401  (its import cost stays outside the timing)
 
+    fn = {"ours": core_ours, "baseline": core_baseline, "binary": core_binary}[name]
+    data = as_binary(lines) if name == "binary" else lines
     gc.freeze()  # as EncodeStripeFn.setup does; the same for both sides
-    fn = core_ours if name == "ours" else core_baseline
     start = time.process_time()
-    fn(lines, classes)
+    fn(data, classes)
     return len(lines) / (time.process_time() - start)
 
 
@@ -193,7 +224,10 @@ def main() -> None:
     )
     parser.add_argument("--core_lines", type=int, default=100_000)
     parser.add_argument("--work", default=None, help="scratch directory")
-    parser.add_argument("--core", choices=("ours", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--binary", action="store_true", help="also the core path from .bin input"
+    )
+    parser.add_argument("--core", choices=CORE_PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.core:
@@ -218,7 +252,7 @@ def main() -> None:
 
     # Each core measurement runs in a fresh process, so that neither side pays
     # for the other's heap (building the inputs above leaves a fragmented one).
-    core = {"baseline": [], "ours": []}
+    core = {"baseline": [], "ours": [], **({"binary": []} if args.binary else {})}
     for _ in range(2):  # alternate, to share any background load
         for name in core:
             out = subprocess.run(
@@ -229,6 +263,10 @@ def main() -> None:
             core[name].append(float(out.stdout.strip().splitlines()[-1]))
     report["core_drawings_per_cpu_s"] = {k: round(max(v)) for k, v in core.items()}
     report["core_speedup"] = round(max(core["ours"]) / max(core["baseline"]), 2)
+    if args.binary:
+        report["core_binary_vs_ndjson"] = round(
+            max(core["binary"]) / max(core["ours"]), 2
+        )
     print(f"core path: {report['core_speedup']}x baseline per CPU-second", flush=True)
 
     base = timed([sys.executable, __file__, "--baseline", "--work", str(work)])

@@ -27,7 +27,8 @@ class PipelineConfig:
     """Everything one run needs besides Beam's own options. Paths may be gs://."""
 
     inputs: tuple[str, ...] = flag(
-        help="ndjson file, directory or glob, local or gs://; .gz works; repeatable",
+        help="ndjson or .bin file, directory or glob, local or gs://; .gz works; "
+        "repeatable",
         names=["--input"],
         action="append",
         required=True,

@@ -14,20 +14,26 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
-import orjson
 from apache_beam.metrics import Metrics
 
 from drawing import ink, ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import accounting, reader, records, shards, sources, split
+from pipeline import (
+    accounting,
+    binary,
+    reader,
+    records,
+    rejects,
+    shards,
+    sources,
+    split,
+)
 from pipeline.config import PipelineConfig
 
 REJECTED = "rejected"
-DAMAGED_FILE = "damaged_file"  # the errors/ reason of a compressed file that breaks off
 TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
 STATS = "stats"
 SHARDS = "shards"  # a manifest entry per shard that the encoder wrote
-ERROR_LINE_CHARS = 2000
 BATCH = 512
 NAMESPACE = "quickdraw"
 PROGRESS = "progress:"  # prefix the CLI lets through from workers' logs
@@ -82,32 +88,6 @@ class EncodeConfig:
         return self.train_per_class if split_name == TRAIN else self.eval_per_class
 
 
-def error_record(line: reader.Line, reason: str, detail: str, **extra) -> bytes:
-    """One ndjson line for DIR/errors/: enough to find and fix the input line."""
-    return orjson.dumps(
-        {
-            "source": line.source,
-            "offset": line.offset,
-            "line_number": line.line_number,
-            "reason": reason,
-            "detail": detail[:500],
-            "line": line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace"),
-            **extra,
-        }
-    )
-
-
-def damage_record(damage: reader.Damage) -> bytes:
-    """The errors/ line of a damaged file: where it broke, and its unfinished line."""
-    at_break = reader.Line(
-        damage.path, damage.offset, damage.line_number, damage.partial_line
-    )
-    detail = (
-        f"{damage.reason} after {damage.lines_read} complete lines: {damage.detail}"
-    )
-    return error_record(at_break, DAMAGED_FILE, detail, lines_read=damage.lines_read)
-
-
 class EncodeStripeFn(beam.DoFn):
     """Reads one stripe and turns each line into an Example, a rejection or a drop.
 
@@ -143,7 +123,7 @@ class EncodeStripeFn(beam.DoFn):
     ) -> Iterator:
         tally = accounting.Tally()
         batch: list[tuple[reader.Line, ndjson.Drawing]] = []
-        lines, damaged = reader.read_stripe(stripe)
+        lines, damaged = binary.read_stripe(stripe)
         writer = None
         if not self._priorities_only:
             yield from self._report_damage(tally, damaged)
@@ -154,8 +134,8 @@ class EncodeStripeFn(beam.DoFn):
         for line in lines:
             tally.lines_read += 1
             try:
-                drawing = ndjson.parse_drawing(
-                    line.data,
+                drawing = binary.parse_line(
+                    line,
                     self._class_index,
                     self._config.max_points,
                     simplify=self._config.simplify,
@@ -213,14 +193,16 @@ class EncodeStripeFn(beam.DoFn):
             )
             tally.damaged_files.append(damage.as_dict())
             self._damaged.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, damage_record(damage))
+            yield beam.pvalue.TaggedOutput(REJECTED, rejects.damage_record(damage))
 
     def _reject(self, tally, line, reason: str, detail: str) -> Iterator:
         tally.rejected[reason] += 1
         counter = self._rejected.get(reason) if reason != "internal_error" else None
         (counter or self._internal).inc()
         if not self._priorities_only:
-            yield beam.pvalue.TaggedOutput(REJECTED, error_record(line, reason, detail))
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, rejects.error_record(line, reason, detail)
+            )
 
     def _encode(self, batch, tally, thresholds, writer) -> Iterator:
         inks, errors = ink.encode_batch([d for _, d in batch])

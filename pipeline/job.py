@@ -20,13 +20,14 @@ from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
 from drawing import tft_output
-from pipeline import accounting, encode, sources, staging
+from pipeline import accounting, binary, encode, report, sources, staging
 from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
 log = logging.getLogger("pipeline")
 
 _TFT_TEMP = ".tft_tmp"  # hidden: staging.swap_in leaves it to be deleted
 _BYTES_PER_DRAWING = 500  # the simplified dataset's average line
+_BINARY_BYTES_PER_DRAWING = 123  # the same drawings in a .bin file
 
 
 def analysis_fraction(
@@ -35,7 +36,15 @@ def analysis_fraction(
     """The share of training drawings to analyse, estimated before the run."""
     if config.analysis_fraction is not None:
         return config.analysis_fraction
-    expected = sum(f.size for f in files) / _BYTES_PER_DRAWING
+    expected = sum(
+        f.size
+        / (
+            _BINARY_BYTES_PER_DRAWING
+            if binary.is_binary(f.path)
+            else _BYTES_PER_DRAWING
+        )
+        for f in files
+    )
     expected *= 1 - config.eval_fraction
     if config.train_per_class:
         expected = min(expected, config.train_per_class * num_classes)
@@ -84,6 +93,8 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     """
     accounting.check_accounting(stats)
     stats = _run_stats(run, stats, written)
+    if not stats["written"][F.TRAIN]:
+        return _failed(run, stats)
     staged = staging.folder(run.output)
     if transform_done:
         transform = tft_output.read_statistics(posixpath.join(staged, F.TRANSFORM_DIR))
@@ -96,6 +107,16 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     _write_text(posixpath.join(run.output, F.CLASSES_FILE), classes)
     _write_text(posixpath.join(run.output, F.STATS_FILE), json.dumps(stats, indent=1))
     _write_text(posixpath.join(run.output, F.SUCCESS_FILE), "")
+    return stats
+
+
+def _failed(run: Run, stats: dict) -> dict:
+    """A run without a training record has failed: no swap, no `_SUCCESS`; its
+    errors/ and stats.json (which says why) stay where the user can look."""
+    where = staging.keep_errors(run.output)
+    stats["failed"] = report.failure(stats, where)
+    stats["shards"] = []
+    _write_text(posixpath.join(where, F.STATS_FILE), json.dumps(stats, indent=1))
     return stats
 
 
@@ -158,7 +179,7 @@ def build(
         analysis_fraction(config, files, len(classes)),
         shards_dir=None if config.num_shards else staged,
     )
-    stripes = sources.plan_stripes(files, config.stripe_mb << 20)
+    stripes = binary.plan(sources.plan_stripes(files, config.stripe_mb << 20))
     log.info("%d input files in %d work units", len(files), len(stripes))
     out = (
         p

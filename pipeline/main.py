@@ -38,6 +38,7 @@ from drawing import logs
 from drawing.flags import InputError
 from pipeline import encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
+from pipeline.report import summary, warnings  # noqa: F401 (the CLI's words)
 
 log = logging.getLogger("pipeline")
 
@@ -181,72 +182,13 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     run_id = uuid.uuid4().hex
     with beam.Pipeline(options=options) as p:
         job.build(p, config, files, classes, run_id)
-    stats = _read_stats(config.output, run_id)
+    stats = _read_stats(config.output, run_id) or _read_stats(
+        staging.folder(config.output), run_id
+    )
     if stats is None:
         return None  # a dry run, or a runner that returned before the job ended
     stats["wall_seconds"] = round(time.monotonic() - started, 1)
     return stats
-
-
-def _names(names: Sequence[str], most: int = 10) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def warnings(stats: dict, output: str) -> list[str]:
-    """What the user must know about the run's input and classes, in words."""
-    out = []
-    damaged = stats.get("damaged_files") or []
-    if damaged:
-        out.append(
-            f"WARNING: {len(damaged)} damaged input file(s), read only up to the "
-            f"damage; the rest of each is missing (see {output}/{F.ERRORS_DIR}/):"
-        )
-        out += [
-            f"  {d['path']}: {d['reason']} after {d['lines_read']:,} complete "
-            f"lines ({d['detail']})"
-            for d in damaged
-        ]
-    empty_files = stats.get("empty_input_files") or []
-    if empty_files:
-        left_out = stats.get("left_out_classes") or []
-        out.append(
-            f"WARNING: {len(empty_files)} empty input file(s): {_names(empty_files)}"
-            + (f"; class(es) left out: {_names(left_out)}" if left_out else "")
-        )
-    empty = stats.get("empty_classes") or {}
-    consequence = {
-        F.TRAIN: "the model can never learn them",
-        F.EVAL: "their accuracy goes unmeasured",
-    }
-    for split_name in F.SPLITS:
-        names = empty.get(split_name) or []
-        if names and not stats["written"][split_name]:
-            out.append(f"WARNING: the {split_name} split is empty")
-        elif names:
-            out.append(
-                f"WARNING: {len(names)} class(es) with no {split_name} drawing; "
-                f"{consequence[split_name]}: {_names(names)}"
-            )
-    return out
-
-
-def summary(stats: dict, output: str) -> str:
-    """The run's line accounting, for the terminal, and what went wrong."""
-    rejected = sum(stats["rejected"].values())
-    lines = [
-        f"Wrote {output} in {stats.get('wall_seconds', '?')} s:",
-        f"  lines read     {stats['lines_read']:>10,}",
-        f"  train written  {stats['written'][F.TRAIN]:>10,}",
-        f"  eval written   {stats['written'][F.EVAL]:>10,}",
-        f"  dropped by cap {sum(stats['dropped_by_cap'].values()):>10,}",
-        f"  filtered       {stats['filtered']:>10,}",
-        f"  rejected       {rejected:>10,}"
-        + (f"  (see {output}/{F.ERRORS_DIR}/)" if rejected else ""),
-    ]
-    lines += [f"    {reason}: {n:,}" for reason, n in stats["rejected"].items()]
-    lines.append(f"  classes        {stats['classes']:>10,}")
-    return "\n".join(lines + warnings(stats, output))
 
 
 class _WorkerProgress(logging.Filter):
@@ -280,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Job built; nothing written to {config.output} yet "
             "(a dry run, or a job that goes on running remotely)."
         )
+    elif stats.get("failed"):
+        print(f"error: {stats['failed']}", file=sys.stderr)
+        return 1
     else:
         print(summary(stats, config.output))
     return 0

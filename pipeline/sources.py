@@ -25,7 +25,9 @@ from drawing import features
 from drawing.flags import InputError
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
-_LONGEST_SUFFIX_FIRST = sorted(NDJSON_SUFFIXES, key=len, reverse=True)
+BINARY_SUFFIXES = (".bin", ".bin.gz")  # Google's binary layout (pipeline.binary)
+INPUT_SUFFIXES = NDJSON_SUFFIXES + BINARY_SUFFIXES
+_LONGEST_SUFFIX_FIRST = sorted(INPUT_SUFFIXES, key=len, reverse=True)
 MIN_STRIPES = 8
 
 
@@ -91,7 +93,7 @@ class Stripe:
 
 
 def class_name(path: str) -> str:
-    """The class a file holds, from the dataset's `<class>.ndjson` layout."""
+    """The class a file holds, from the dataset's `<class>.ndjson` (`.bin`) layout."""
     name = posixpath.basename(path)
     for suffix in _LONGEST_SUFFIX_FIRST:
         if name.endswith(suffix):
@@ -111,7 +113,7 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
         globs = [pattern]
         if not any(ch in pattern for ch in "*?[") and _is_dir(pattern):
             base = pattern.rstrip("/")
-            globs = [f"{base}/*{suffix}" for suffix in NDJSON_SUFFIXES]
+            globs = [f"{base}/*{suffix}" for suffix in INPUT_SUFFIXES]
         matched = 0
         for result in match("--input", pattern, globs):
             for meta in result.metadata_list:
@@ -123,7 +125,7 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
                 # error; listing the bucket itself tells why.
                 bucket = pattern.split("/", 3)[2]
                 match("--input", pattern, [f"gs://{bucket}/*"], limit=1)
-            raise InputError(f"--input {pattern!r} matches no ndjson file")
+            raise InputError(f"--input {pattern!r} matches no ndjson or .bin file")
     return [InputFile(p, s) for p, s in sorted(found.items())]
 
 

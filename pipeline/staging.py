@@ -117,3 +117,25 @@ def swap_in(output: str) -> list[str]:
         len(set(old) - set(new) - {F.SUCCESS_FILE}),
     )
     return new
+
+
+def keep_errors(output: str) -> str:
+    """After a failed run: where its errors/ stay, and its stats.json goes.
+
+    Into `output` when it holds no dataset; beside an old dataset (under
+    --overwrite), they stay in the staging folder, so the old one stays as
+    it was. Either way no `_SUCCESS` is written.
+    """
+    staged = folder(output)
+    if existing(output):
+        return staged
+    if _has_dirs(output):  # the folder moves whole
+        names = [F.ERRORS_DIR] if FileSystems.exists(f"{staged}/{F.ERRORS_DIR}") else []
+    else:
+        names = [p for p in _files(staged) if _top(p) == F.ERRORS_DIR]
+    FileSystems.rename(
+        [posixpath.join(staged, p) for p in names],
+        [posixpath.join(output, p) for p in names],
+    )
+    _remove_tree(staged)
+    return output

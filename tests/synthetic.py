@@ -10,12 +10,15 @@ pipeline's hand-assembled bytes are held against.
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from drawing import binary
 from drawing import features as F
 from drawing.ink import normalize_and_delta
 
@@ -38,6 +41,22 @@ def random_file(path: Path, word: str, n: int, start_key: int) -> None:
     rng = np.random.default_rng(start_key)
     lines = [random_line(word, str(start_key + i), rng) for i in range(n)]
     path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def unix_seconds(timestamp: str | None) -> int:
+    """The ndjson's "2017-03-02 23:25:10.07453 UTC" as the binary's uint32."""
+    if not timestamp:
+        return 0
+    when = datetime.datetime.strptime(timestamp, "%Y-%m-%d %H:%M:%S.%f UTC")
+    return int(when.replace(tzinfo=datetime.UTC).timestamp())
+
+
+def binary_drawings(lines: Sequence[bytes]) -> bytes:
+    """ndjson lines as the bytes of a `<class>.bin` file, in Google's layout."""
+    return b"".join(
+        binary.pack(binary.from_record(r, unix_seconds(r.get("timestamp"))))
+        for r in map(orjson.loads, lines)
+    )
 
 
 def draw(label: int, rng: np.random.Generator) -> list[np.ndarray]:

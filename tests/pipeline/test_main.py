@@ -204,7 +204,7 @@ def test_a_pattern_matching_nothing_fails_before_any_work(tmp_path, capsys):
         main.main(["--input", str(tmp_path / "nope*.ndjson"), "--output", str(out)])
         == 2
     )
-    assert "matches no ndjson file" in capsys.readouterr().err
+    assert "matches no ndjson or .bin file" in capsys.readouterr().err
     assert not out.exists()
 
 
