@@ -46,14 +46,22 @@ def empty() -> dict:
     }
 
 
-def length_bin(num_points: int) -> int:
-    """Index of the bin [edge_i, edge_i+1) holding num_points."""
+def _length_bin(num_points: int) -> int:
     return (
         min(
             bisect.bisect_right(LENGTH_BIN_EDGES, num_points), len(LENGTH_BIN_EDGES) - 1
         )
         - 1
     )
+
+
+# Every bin up to the last edge, looked up once per written drawing.
+_BINS = [_length_bin(n) for n in range(LENGTH_BIN_EDGES[-1] + 1)]
+
+
+def length_bin(num_points: int) -> int:
+    """Index of the bin [edge_i, edge_i+1) holding num_points."""
+    return _BINS[num_points] if num_points < len(_BINS) else _BINS[-1]
 
 
 class Tally:

@@ -15,6 +15,7 @@ stats.json, errors/ and the summary.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
@@ -24,9 +25,12 @@ from pipeline import decompress
 from pipeline.sources import Chunk, Stripe
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Line:
-    """One input line and where it came from, for error reports."""
+class Line(NamedTuple):
+    """One input line and where it came from, for error reports.
+
+    A NamedTuple: one is built per input line, at a third of a frozen
+    dataclass's cost.
+    """
 
     source: str
     offset: int  # byte offset of the line in the (decompressed) file

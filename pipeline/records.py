@@ -39,6 +39,9 @@ _FIELD_1, _FIELD_2 = b"\x0a", b"\x12"
 _BYTES_LIST, _FLOAT_LIST, _INT64_LIST = b"\x0a", b"\x12", b"\x1a"
 
 
+_SMALL = [_varint(i) for i in range(1 << 14)]  # every length below 16 KiB
+
+
 def _delimited(tag: bytes, payload: bytes) -> bytes:
     return tag + _varint(len(payload)) + payload
 
@@ -86,7 +89,8 @@ def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
             _int64_entry(_RECOGNIZED, int(drawing.recognized)),
         )
     )
-    return _FIELD_1 + _varint(len(features)) + features
+    n = len(features)
+    return _FIELD_1 + (_SMALL[n] if n < 16384 else _varint(n)) + features
 
 
 def _masked_crc(data: bytes) -> bytes:
@@ -94,10 +98,15 @@ def _masked_crc(data: bytes) -> bytes:
     return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
+@functools.cache
+def _frame_head(size: int) -> bytes:
+    length = struct.pack("<Q", size)
+    return length + _masked_crc(length)
+
+
 def tfrecord(record: bytes) -> bytes:
     """One record in TFRecord framing: length, its masked CRC-32C, data, its CRC."""
-    length = struct.pack("<Q", len(record))
-    return length + _masked_crc(length) + record + _masked_crc(record)
+    return _frame_head(len(record)) + record + _masked_crc(record)
 
 
 def serialize_raw(drawing: Drawing) -> bytes:

@@ -1,0 +1,129 @@
+"""The two sides of bench/pipeline_bench.py: its input, our core path (from
+ndjson and from .bin) and the tutorial-style baseline, each as a function."""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import time
+from pathlib import Path
+
+from tools import sample
+
+CORE_PATHS = ("ours", "baseline", "binary")  # binary: ours from .bin input
+
+
+def build_input(directory: Path, repeats: int) -> int:
+    """The sample repeated `repeats` times per class file, each copy a new key_id."""
+    directory.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in sorted(sample.SAMPLE.glob("*.ndjson")):
+        lines = path.read_bytes().splitlines()
+        out = []
+        for r in range(repeats):
+            for line in lines:
+                record = json.loads(line)
+                record["key_id"] = f"{record['key_id']}{r:03d}"
+                out.append(json.dumps(record, separators=(",", ":")))
+        (directory / path.name).write_text("\n".join(out) + "\n")
+        total += len(out)
+    return total
+
+
+def all_lines(directory: Path) -> list[bytes]:
+    return [
+        line
+        for path in sorted(directory.glob("*.ndjson"))
+        for line in path.read_bytes().splitlines()
+    ]
+
+
+def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
+    """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does."""
+    from drawing import ink, ndjson
+    from pipeline import records
+
+    for i in range(0, len(lines), 512):
+        drawings = [ndjson.parse_drawing(line, classes) for line in lines[i : i + 512]]
+        inks, _ = ink.encode_batch(drawings)
+        for drawing, encoded in zip(drawings, inks, strict=True):
+            records.serialize(drawing, encoded, classes[drawing.word])
+
+
+def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
+    """The same path from `.bin` bytes, as pipeline.binary and EncodeStripeFn do."""
+    from drawing import binary, ink
+    from pipeline import records
+
+    drawings = []  # every file's drawings, as a work unit's reader gives them
+    for word, data in files:
+        starts, stop, _ = binary.scan(data)
+        ends = [*starts[1:], stop]
+        drawings += [(word, data[s:e]) for s, e in zip(starts, ends, strict=True)]
+    for i in range(0, len(drawings), 512):
+        batch = [binary.to_drawing(d, w, classes) for w, d in drawings[i : i + 512]]
+        inks, _ = ink.encode_batch(batch)
+        for drawing, encoded in zip(batch, inks, strict=True):
+            records.serialize(drawing, encoded, classes[drawing.word])
+
+
+def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
+    """The lines as one `<class>.bin` file's bytes per class (untimed)."""
+    from drawing import binary
+
+    per_class: dict[str, list[bytes]] = {}
+    for line in lines:
+        record = json.loads(line)
+        packed = binary.pack(binary.from_record(record))
+        per_class.setdefault(record["word"], []).append(packed)
+    return [(word, b"".join(parts)) for word, parts in sorted(per_class.items())]
+
+
+def core_baseline(lines: list[bytes], classes: dict[str, int]) -> None:
+    """The same path as the tutorial writes it."""
+    from tools.tutorial import tutorial_example, tutorial_parse_line
+
+    for line in lines:
+        ink, word = tutorial_parse_line(line)
+        tutorial_example(ink, classes[word]).SerializeToString()
+
+
+def measure_core(name: str, input_dir: Path, count: int) -> float:
+    """Drawings per CPU-second of one core path, on a fixed shuffled subset."""
+    lines = all_lines(input_dir)
+    random.Random(0).shuffle(lines)
+    lines = lines[:count]
+    classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
+    import tensorflow  # noqa: F401  (its import cost stays outside the timing)
+
+    fn = {"ours": core_ours, "baseline": core_baseline, "binary": core_binary}[name]
+    data = as_binary(lines) if name == "binary" else lines
+    gc.freeze()  # as EncodeStripeFn.setup does; the same for both sides
+    start = time.process_time()
+    fn(data, classes)
+    return len(lines) / (time.process_time() - start)
+
+
+def baseline_conversion(input_dir: Path, output_dir: Path) -> None:
+    """The tutorial's conversion loop: one process, random shard per example."""
+    import tensorflow as tf
+
+    from tools.tutorial import tutorial_example, tutorial_parse_line
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    files = sorted(input_dir.glob("*.ndjson"))
+    classes = {p.stem: i for i, p in enumerate(files)}
+    writers = [
+        tf.io.TFRecordWriter(str(output_dir / f"training.tfrecord-{i:05d}-of-00010"))
+        for i in range(10)
+    ]
+    rng = random.Random(0)
+    for path in files:
+        with open(path, "rb") as f:
+            for line in f:
+                ink, word = tutorial_parse_line(line)
+                example = tutorial_example(ink, classes[word])
+                writers[rng.randrange(10)].write(example.SerializeToString())
+    for w in writers:
+        w.close()
