@@ -93,7 +93,7 @@ def summary(report: dict) -> str:
     curve = drawing.get("curve") or {}
     median = drawing.get("median_points_needed")
     latest = ", ".join(
-        f"{c['class']} ({'rarely' if m is None else f'{m:.0%}'})"
+        f"{c['class']} ({'under half' if m is None else f'{m:.0%}'})"
         for c in drawing.get("latest_classes", [])
         for m in [c.get("median_points_needed")]
     )
