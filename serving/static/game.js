@@ -39,7 +39,7 @@
 
   function setState(state) {
     game.dataset.state = state;
-    game.dataset.round = round + 1;
+    game.dataset.round = Math.min(round + 1, ROUNDS);
     app.lock(state !== "drawing");
   }
 

@@ -90,7 +90,8 @@ def recognized_early(url: str, size: float, meta: dict) -> tuple[str, list, int]
     which the class passes the threshold, before its last point."""
     for name in meta["classes"]:
         path = sample.SAMPLE / f"{name}.ndjson"
-        lines = sample.file_lines(path)[SAMPLE_SEEN:] if path.exists() else []
+        lines = sample.file_lines(path) if path.exists() else []
+        lines = lines[SAMPLE_SEEN:] or lines  # unseen by the sample model
         for line in lines[:CANDIDATES]:
             strokes = P.canvas_strokes(json.loads(line)["drawing"], size)
             found = first_pass(url, strokes, name, meta)
