@@ -61,14 +61,15 @@ def _latest(ax, drawing: Mapping) -> None:
         return
     names = [item["class"] for item in latest][::-1]
     medians = [item.get("median_points_needed") for item in latest][::-1]
+    shares = [item.get("recognized", 0.0) for item in latest][::-1]
     values = [1.0 if m is None else m for m in medians]
     colors = [NEUTRAL if m is None else _BLUE for m in medians]
     ax.barh(np.arange(len(names)), np.array(values) * 100, color=colors)
     ax.set_yticks(np.arange(len(names)), names, fontsize=8)
     for i, m in enumerate(medians):
-        label = "under half" if m is None else f"{m:.0%}"
+        label = f"{shares[i]:.0%} ever" if m is None else f"{m:.0%}"
         ax.text(values[i] * 100 + 1, i, label, va="center", fontsize=8)
-    ax.set_xlim(0, 125)
+    ax.set_xlim(0, 130)
     ax.set_xlabel("median share of points needed (%)")
 
 
@@ -84,6 +85,13 @@ def plot_recognition(report: Mapping, path: str | Path) -> Path:
     return save(fig, path)
 
 
+def _latest_text(item: dict) -> str:
+    median = item.get("median_points_needed")
+    if median is None:
+        return f"{item['class']} (only {item.get('recognized', 0):.0%} ever)"
+    return f"{item['class']} (median {median:.0%})"
+
+
 def summary(report: dict) -> str:
     """The recognition threshold and the "recognized while drawing" figures."""
     found = report.get("recognition")
@@ -92,11 +100,7 @@ def summary(report: dict) -> str:
     drawing = found.get("while_drawing") or {}
     curve = drawing.get("curve") or {}
     median = drawing.get("median_points_needed")
-    latest = ", ".join(
-        f"{c['class']} ({'under half' if m is None else f'{m:.0%}'})"
-        for c in drawing.get("latest_classes", [])
-        for m in [c.get("median_points_needed")]
-    )
+    latest = ", ".join(map(_latest_text, drawing.get("latest_classes", [])))
     shares = " ".join(f"{float(x):.0%}:{v:.0%}" for x, v in curve.items())
     return "\n".join(
         [
@@ -107,6 +111,6 @@ def summary(report: dict) -> str:
             f"by share of points: {shares}",
             "median share of points needed: "
             + ("n/a" if median is None else f"{median:.0%}"),
-            f"recognized latest: {latest}",
+            f"recognized latest (share of points): {latest}",
         ]
     )

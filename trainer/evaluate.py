@@ -7,6 +7,8 @@ float32 serving copy of the model, so the figures are those of the export.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
 import keras
@@ -16,6 +18,7 @@ import tensorflow as tf
 from drawing import features as F
 from trainer import recognition as R
 
+log = logging.getLogger("trainer")
 NUM_CONFUSED_PAIRS = 20
 
 
@@ -108,7 +111,13 @@ def evaluation_report(
     )
     if inks:
         labels = y[: len(inks)]
+        started = time.monotonic()
         needed = R.points_needed(model, inks, labels, recognition["threshold"], top_k)
+        log.info(
+            "recognized while drawing: %d eval drawings fed point by point in %.1f s",
+            len(inks),
+            time.monotonic() - started,
+        )
         recognition["while_drawing"] = R.while_drawing_report(needed, labels, classes)
     return {
         "num_examples": int(len(y)),

@@ -169,8 +169,8 @@ def test_tiny_training_run_learns(trained):
     assert drawing["drawings"] == 120
     curve = list(drawing["curve"].values())
     assert len(curve) == 10 and curve == sorted(curve)
-    # Whole drawings: the prefixes end with each drawing whole.
-    assert curve[-1] == pytest.approx(recognition["recognized"])
+    # The prefixes end with each drawing whole (an earlier one may pass alone).
+    assert curve[-1] >= recognition["recognized"] - 1e-6
     assert 0 < drawing["median_points_needed"] <= 1
     assert {c["class"] for c in drawing["latest_classes"]} <= set(CLASSES)
     history = json.loads((trained / "history.json").read_text())
