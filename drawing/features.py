@@ -43,6 +43,11 @@ VOCABULARY = "vocabulary"
 # The model's inputs: INK, right-padded dense [B, T, INK_CHANNELS], and
 LENGTHS = "lengths"  # int32 [B], valid rows per drawing
 
+# Beside an export's classes (assets.extra/): the game's recognition threshold,
+# which the trainer chooses on the eval set and the server serves.
+RECOGNITION_FILE = "recognition.json"
+THRESHOLD = "threshold"
+
 # Output layout of the pipeline, identical to the tutorial's file names.
 TRAIN_PREFIX = "training.tfrecord"
 EVAL_PREFIX = "eval.tfrecord"

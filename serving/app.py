@@ -6,7 +6,8 @@ Routes (MODEL = `quickdraw`):
 * `POST /v1/models/MODEL:predict`: TF Serving's REST predict, row format.
 * `GET /v1/models/MODEL`: TF Serving's model status (also the health check).
 * `GET /v1/models/MODEL/metadata`: TF Serving's metadata (the SavedModel's
-  signature_def, as its GetModelMetadata gives it), plus `classes` and `k`.
+  signature_def, as its GetModelMetadata gives it), plus `classes`, `k` and
+  `threshold` (the recognition threshold chosen at export, or null).
 * Vertex AI's `AIP_PREDICT_ROUTE` and `AIP_HEALTH_ROUTE`, when set.
 
 Every error answer is JSON `{"error": "..."}` (plus `instance`, its index, when
@@ -57,6 +58,7 @@ class ModelInfo:
     classes: tuple[str, ...]
     k: int  # the exported top-k: the most classes a prediction can return
     signature_def: dict  # TF Serving's metadata.signature_def
+    threshold: float | None = None  # the game's recognition threshold, if any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +159,7 @@ class Handlers:
                 "metadata": {"signature_def": self.info.signature_def},
                 "classes": list(self.info.classes),
                 "k": self.info.k,
+                "threshold": self.info.threshold,
             }
         )
 

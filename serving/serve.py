@@ -20,10 +20,12 @@ if __name__ == "__main__":  # before TensorFlow's import prints its notices
     logs.setup(sys.argv[1:], stderr_filter=True)
 
 import dataclasses
+import json
 import logging
 import posixpath
 from collections.abc import Sequence
 
+from drawing import features as F
 from drawing import flags, logs
 from drawing.flags import flag
 from serving import instances as I
@@ -31,6 +33,7 @@ from serving.app import AppSettings, ModelInfo
 
 log = logging.getLogger("serving.serve")
 CLASSES_ASSET = posixpath.join("assets.extra", "classes.txt")  # trainer.export's
+RECOGNITION_ASSET = posixpath.join("assets.extra", F.RECOGNITION_FILE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +126,21 @@ def model_info(export_dir: str, k: int) -> ModelInfo:
         classes=classes,
         k=k,
         signature_def=_signature_defs(export_dir),
+        threshold=read_threshold(export_dir),
     )
+
+
+def read_threshold(export_dir: str) -> float | None:
+    """The recognition threshold the trainer chose on the eval set; None for an
+    export without one (no eval data, or an older trainer), which is logged."""
+    import tensorflow as tf
+
+    path = posixpath.join(export_dir, RECOGNITION_ASSET)
+    if not tf.io.gfile.exists(path):
+        log.warning("no %s: the page's game falls back to the top guess", path)
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return float(json.load(f)[F.THRESHOLD])
 
 
 def open_url(host: str, port: int) -> str:

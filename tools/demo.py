@@ -32,7 +32,7 @@ from pathlib import Path
 from drawing import features as F
 from drawing import flags, logs
 from drawing.flags import flag
-from tools import sample
+from tools import recognition_chart, sample
 from trainer.config import HISTORY_FILE, REPORT_FILE  # no TensorFlow import
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,6 +198,7 @@ def draw_pictures(config: DemoConfig, inputs: list[str]) -> None:
     confusion = {**report, "confused_pairs": pairs}
     examples = _examples(inputs, wanted)
     print(charts.plot_confusion(confusion, examples, pictures / "confusion.png"))
+    print(recognition_chart.plot_recognition(report, pictures / "recognition.png"))
 
 
 def _summary(config: DemoConfig, started: float) -> str:
@@ -213,6 +214,7 @@ def _summary(config: DemoConfig, started: float) -> str:
         "records, stats.json, transform/",
         f"model        {model}",
         f"             eval top-1 {report['top1']:.3f}, top-3 {report['top3']:.3f}",
+        *[f"{'':13}{line}" for line in recognition_chart.summary(report).splitlines()],
         f"export       {export}  (takes raw ndjson lines or raw strokes)",
         f"predictions  {config.path('predictions.jsonl')}",
         f"pictures     {pictures}/",
@@ -261,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = json.loads((config.path("model") / REPORT_FILE).read_text())
     scores = "  ".join(f"{k} {report[k]:.3f}" for k in ("top1", "top3", "map3"))
     print(f"eval ({report['num_examples']} drawings): {scores}")
+    print(recognition_chart.summary(report))
     _step(5, "Predictions through the exported serving signature")
     _predict(config, inputs)
     _step(6, "Pictures")

@@ -23,7 +23,8 @@ from drawing.flags import flag, switch
 
 # What a run writes in --model_dir, besides checkpoints/, backup/ and logs/.
 HISTORY_FILE = "history.json"  # per-period metrics, across restarts
-REPORT_FILE = "eval_report.json"  # top-1/top-3/MAP@3, per class, confused pairs
+# top-1/top-3/MAP@3, per class, confused pairs, recognition threshold and curve
+REPORT_FILE = "eval_report.json"
 MODEL_CONFIG_FILE = "model_config.json"
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -167,6 +168,17 @@ class TrainConfig:
         choices=("auto", "on", "off"),
     )
     export_top_k: int = flag(10, type=int)
+    threshold_precision: float = flag(
+        0.95,
+        "the recognition threshold is the lowest probability at which this "
+        "share of the eval set's acceptances are right",
+        type=float,
+    )
+    recognition_drawings: int = flag(
+        5000,
+        "eval drawings fed point by point for 'recognized while drawing'; 0: none",
+        type=int,
+    )
     seed: int = flag(0, type=int)
 
     def __post_init__(self) -> None:
@@ -186,6 +198,10 @@ class TrainConfig:
         for name in ("batch_size", "eval_every", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1")
+        if not 0 < self.threshold_precision <= 1:
+            raise ValueError("--threshold_precision must be in (0, 1]")
+        if self.recognition_drawings < 0:
+            raise ValueError("--recognition_drawings must be >= 0")
         if not 0 <= self.point_drop < 1:
             raise ValueError("--point_drop must be in [0, 1)")
         if len(self.num_conv) != len(self.conv_len):

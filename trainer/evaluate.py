@@ -1,4 +1,5 @@
-"""The evaluation report: top-1, top-3, MAP@3, per-class accuracy, confusions.
+"""The evaluation report: top-1, top-3, MAP@3, per-class accuracy, confusions,
+and the game's recognition threshold and "recognized while drawing".
 
 Computed once at the end of training, over the whole eval set, with the
 float32 serving copy of the model, so the figures are those of the export.
@@ -6,12 +7,18 @@ float32 serving copy of the model, so the figures are those of the export.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from drawing import features as F
+from trainer import recognition as R
+
+log = logging.getLogger("trainer")
 NUM_CONFUSED_PAIRS = 20
 
 
@@ -37,29 +44,55 @@ def _most_confused(confusion: np.ndarray, classes: Sequence[str]) -> list[dict]:
     return confused
 
 
-def evaluation_report(
-    model: keras.Model, dataset: tf.data.Dataset, classes: Sequence[str]
-) -> dict:
-    """Top-1/top-3/MAP@3, per-class accuracy and the most confused pairs.
-
-    One pass over the (finite) eval dataset with the model in inference mode.
-    """
-    num_classes = len(classes)
-    k = min(3, num_classes)
+def _scores(model: keras.Model, dataset: tf.data.Dataset, k: int, keep: int):
+    """Labels, top-k values and indices over the dataset, and the first `keep`
+    drawings' ink (unpadded), in one pass with the model in inference mode."""
 
     @tf.function(reduce_retracing=True, autograph=False)
     def top(features):
-        return tf.math.top_k(model(features, training=False), k=k).indices
+        return tf.math.top_k(model(features, training=False), k=k)
 
-    labels, tops = [], []
+    labels, values, indices, inks = [], [], [], []
     for features, y in dataset:
         labels.append(y.numpy())
-        tops.append(top(features).numpy())
+        best = top(features)
+        values.append(best.values.numpy())
+        indices.append(best.indices.numpy())
+        if len(inks) < keep:
+            ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
+            inks += [ink[i, :n] for i, n in enumerate(lengths[: keep - len(inks)])]
     if not labels:
+        return None
+    return (
+        np.concatenate(labels).astype(np.int64),
+        np.concatenate(values),
+        np.concatenate(indices).astype(np.int64),
+        inks,
+    )
+
+
+def evaluation_report(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    classes: Sequence[str],
+    top_k: int = 3,
+    threshold_precision: float = 0.95,
+    recognition_drawings: int = 0,
+) -> dict:
+    """Top-1/top-3/MAP@3, per-class accuracy, the most confused pairs, and the
+    recognition threshold (`trainer.recognition`) for the export's `top_k`.
+
+    One pass over the (finite) eval dataset, then the first
+    `recognition_drawings` drawings fed point by point.
+    """
+    num_classes = len(classes)
+    k = min(3, num_classes)
+    top_k = max(1, min(top_k, num_classes))
+    scores = _scores(model, dataset, max(k, top_k), recognition_drawings)
+    if scores is None:
         return {"num_examples": 0}
-    y = np.concatenate(labels).astype(np.int64)
-    t = np.concatenate(tops).astype(np.int64)
-    hits = t == y[:, None]
+    y, values, t, inks = scores
+    hits = t[:, :k] == y[:, None]
     confusion = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(confusion, (y, t[:, 0]), 1)
     per_class_count = confusion.sum(axis=1)
@@ -72,13 +105,26 @@ def evaluation_report(
         }
         for i, name in enumerate(classes)
     }
-    confused = _most_confused(confusion, classes)
     ranks = 1.0 / np.arange(1, k + 1)
+    recognition = R.choose_threshold(
+        values[:, :top_k], t[:, :top_k], y, threshold_precision
+    )
+    if inks:
+        labels = y[: len(inks)]
+        started = time.monotonic()
+        needed = R.points_needed(model, inks, labels, recognition["threshold"], top_k)
+        log.info(
+            "recognized while drawing: %d eval drawings fed point by point in %.1f s",
+            len(inks),
+            time.monotonic() - started,
+        )
+        recognition["while_drawing"] = R.while_drawing_report(needed, labels, classes)
     return {
         "num_examples": int(len(y)),
         "top1": float(hits[:, 0].mean()),
         "top3": float(hits.any(axis=1).mean()),
         "map3": float((hits * ranks).sum(axis=1).mean()),
         "per_class": per_class,
-        "most_confused": confused,
+        "most_confused": _most_confused(confusion, classes),
+        "recognition": recognition,
     }

@@ -14,7 +14,9 @@ the model; tf.Transform's graph itself is not embedded. Signatures:
 
 Each returns `classes` and `probabilities` [B, K] and `valid` [B]: a drawing
 that is not usable never fails the batch. K is `--export_top_k`. The classes
-are also in `assets.extra/classes.txt`. The model is exported in float32.
+are also in `assets.extra/classes.txt`, and the recognition threshold chosen on
+the eval set in `assets.extra/recognition.json`. The model is exported in
+float32.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from trainer.data import pad_to_one_step
 
 CLASSES_ASSET = "classes.txt"
 MODEL_CONFIG_ASSET = "model_config.json"
+# The served fields of the recognition threshold (trainer.recognition).
+RECOGNITION_FIELDS = ("threshold", "precision_target", "precision", "recognized")
 
 
 def _pad_ink(ink: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -89,6 +93,7 @@ def export_model(
     export_dir: str,
     top_k: int = TrainConfig.export_top_k,
     model_config: dict | None = None,
+    recognition: dict | None = None,
 ) -> str:
     """Writes the serving SavedModel to `export_dir` (local or gs://).
 
@@ -97,6 +102,8 @@ def export_model(
       classes: Class names in class_index order.
       top_k: How many classes each endpoint returns.
       model_config: Written beside the model for people and tools.
+      recognition: The eval set's recognition threshold, written beside the
+        classes (`drawing.features.RECOGNITION_FILE`) for the server.
     """
     serving = _Serving(model, classes, top_k)
     archive = keras.export.ExportArchive()
@@ -127,4 +134,8 @@ def export_model(
     if model_config is not None:
         with tf.io.gfile.GFile(posixpath.join(extra, MODEL_CONFIG_ASSET), "w") as f:
             json.dump(model_config, f, indent=2)
+    if recognition is not None:
+        served = {k: recognition[k] for k in RECOGNITION_FIELDS if k in recognition}
+        with tf.io.gfile.GFile(posixpath.join(extra, F.RECOGNITION_FILE), "w") as f:
+            json.dump(served, f, indent=2)
     return export_dir

@@ -178,6 +178,27 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
     return finish(config, model, model_config, classes, boundaries, steps)
 
 
+def _log_report(report: dict) -> None:
+    log.info(
+        "eval: top1 %.4f top3 %.4f map3 %.4f on %d drawings",
+        report.get("top1", float("nan")),
+        report.get("top3", float("nan")),
+        report.get("map3", float("nan")),
+        report.get("num_examples", 0),
+    )
+    recognition = report.get("recognition")
+    if recognition:
+        curve = recognition.get("while_drawing", {}).get("curve", {})
+        log.info(
+            "recognition threshold %.4f (precision %.3f): recognizes %.3f of the "
+            "eval drawings, %.3f by half of their points",
+            recognition["threshold"],
+            recognition["precision"],
+            recognition["recognized"],
+            curve.get("0.5", float("nan")),
+        )
+
+
 def finish(
     config: TrainConfig,
     model: keras.Model,
@@ -205,14 +226,17 @@ def finish(
             boundaries=boundaries,
             num_classes=len(classes),
         )
-        report.update(evaluate.evaluation_report(serving_model, eval_ds, classes))
-        log.info(
-            "eval: top1 %.4f top3 %.4f map3 %.4f on %d drawings",
-            report.get("top1", float("nan")),
-            report.get("top3", float("nan")),
-            report.get("map3", float("nan")),
-            report.get("num_examples", 0),
+        report.update(
+            evaluate.evaluation_report(
+                serving_model,
+                eval_ds,
+                classes,
+                top_k=config.export_top_k,
+                threshold_precision=config.threshold_precision,
+                recognition_drawings=config.recognition_drawings,
+            )
         )
+        _log_report(report)
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
     export.export_model(
         serving_model,
@@ -220,6 +244,7 @@ def finish(
         config.export_dir,
         top_k=config.export_top_k,
         model_config=config_json,
+        recognition=report.get("recognition"),
     )
     log.info("exported serving model to %s", config.export_dir)
     return report

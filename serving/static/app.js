@@ -6,6 +6,8 @@
 // answers for a drawing that has since been undone or cleared are dropped.
 // `#guesses` carries `data-strokes` and `data-points`: the drawing state its
 // guesses were computed for, so tests wait on a condition, not a clock.
+// `window.quickdraw` is what game.js (the game mode) uses: the metadata, each
+// answer as it comes, clearing, and locking the canvas between rounds.
 "use strict";
 
 (() => {
@@ -31,6 +33,7 @@
   const strokes = []; // [[xs, ys, ts], ...]
   let generation = 0; // bumped by undo and clear: older answers are stale
   let pointer = null; // id of the pointer drawing the current stroke
+  let locked = false; // the game locks the canvas between rounds
   let startTime = null;
 
   const pointCount = () => strokes.reduce((n, s) => n + s[0].length, 0);
@@ -99,7 +102,7 @@
   }
 
   function onPointerDown(event) {
-    if (pointer !== null || (event.pointerType === "mouse" && event.button !== 0)) {
+    if (locked || pointer !== null || (event.pointerType === "mouse" && event.button !== 0)) {
       return;
     }
     event.preventDefault();
@@ -188,7 +191,8 @@
     }
     const body = { instances: [{ drawing: strokes }] };
     // Until the metadata says the model's k, the server's default k is asked.
-    if (maxK !== null) body.parameters = { k: Math.min(SHOWN_GUESSES, maxK) };
+    // All k: the game's threshold applies to every class the model shows.
+    if (maxK !== null) body.parameters = { k: maxK };
     inFlight = true;
     lastSent = performance.now();
     try {
@@ -206,6 +210,7 @@
       }
       const { classes, probabilities } = answer.predictions[0];
       showGuesses(state, classes.slice(0, SHOWN_GUESSES), probabilities);
+      for (const listener of listeners) listener(state, classes, probabilities);
     } catch (err) {
       if (state.generation === generation) showError(`cannot reach the server (${err.message})`);
     } finally {
@@ -282,6 +287,7 @@
       const response = await fetch(METADATA_URL);
       const meta = await response.json();
       if (!response.ok) throw new Error(meta.error || `${response.status} ${response.statusText}`);
+      metadataLoaded(meta);
       const classes = meta.classes;
       maxK = meta.k;
       classList.replaceChildren(
@@ -299,11 +305,30 @@
       highlight([...guessList.children].map((item) => item.dataset.class));
       filterClasses();
     } catch (err) {
+      metadataFailed(err);
       $("class-count").textContent = "unavailable";
       $("no-match").textContent = `Sorry, the model's classes did not load (${err.message}).`;
       $("no-match").hidden = false;
     }
   }
+
+  // ------------------------------------------------------ for the game
+  const listeners = [];
+  let metadataLoaded, metadataFailed;
+  window.quickdraw = {
+    metadata: new Promise((resolve, reject) => {
+      metadataLoaded = resolve;
+      metadataFailed = reject;
+    }),
+    onAnswer: (listener) => listeners.push(listener), // (state, classes, probabilities)
+    generation: () => generation,
+    strokes: () => strokes.map(([xs, ys]) => [xs.slice(), ys.slice()]),
+    clear,
+    lock(value) {
+      locked = value;
+      if (locked) pointer = null;
+    },
+  };
 
   // ----------------------------------------------------------------- wiring
   canvas.addEventListener("pointerdown", onPointerDown);

@@ -291,7 +291,7 @@ def test_status_answers_like_tf_serving(server):
     }
 
 
-def test_metadata_has_the_signatures_classes_and_k(server):
+def test_metadata_has_the_signatures_classes_k_and_threshold(server, tiny_export):
     status, answer, _ = request(server + METADATA)
     assert status == 200
     assert answer["model_spec"] == {
@@ -305,6 +305,8 @@ def test_metadata_has_the_signatures_classes_and_k(server):
     assert set(ndjson["outputs"]) >= {"classes", "probabilities", "key_id", "word"}
     assert answer["classes"] == list(CLASSES)
     assert answer["k"] == 3
+    served = json.loads((tiny_export / "assets.extra/recognition.json").read_text())
+    assert answer["threshold"] == served["threshold"] > 0
 
 
 def test_the_page_is_served_with_its_content_types_and_no_cache(server):

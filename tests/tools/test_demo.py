@@ -24,6 +24,7 @@ PICTURES = (
     "data_stats.png",
     "training_curves.png",
     "confusion.png",
+    "recognition.png",
 )
 
 
@@ -60,6 +61,11 @@ def _check(out: Path, stdout: str) -> None:
     assert stats["written"]["train"] > 0 and "transform" in stats
     report = json.loads((out / "model" / "eval_report.json").read_text())
     assert report["num_examples"] == stats["written"]["eval"]
+    threshold = report["recognition"]["threshold"]
+    assert f"recognition threshold {threshold:.3f}" in stdout
+    curve = report["recognition"]["while_drawing"]["curve"]
+    assert f"by share of points: 10%:{curve['0.1']:.0%}" in stdout
+    assert "median share of points needed" in stdout
     predictions = [
         json.loads(line)
         for line in (out / "predictions.jsonl").read_text().splitlines()

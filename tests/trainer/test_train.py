@@ -160,6 +160,19 @@ def test_tiny_training_run_learns(trained):
     assert report["top3"] >= report["top1"]
     assert report["top1"] <= report["map3"] <= report["top3"]
     assert set(report["per_class"]) == set(CLASSES)
+    recognition = report["recognition"]
+    assert recognition["target_met"] and recognition["precision"] >= 0.95
+    assert 0 < recognition["threshold"] < 1 and recognition["recognized"] > 0.5
+    served = json.loads((trained / "export/assets.extra/recognition.json").read_text())
+    assert served["threshold"] == recognition["threshold"]
+    drawing = recognition["while_drawing"]
+    assert drawing["drawings"] == 120
+    curve = list(drawing["curve"].values())
+    assert len(curve) == 10 and curve == sorted(curve)
+    # The prefixes end with each drawing whole (an earlier one may pass alone).
+    assert curve[-1] >= recognition["recognized"] - 1e-6
+    assert 0 < drawing["median_points_needed"] <= 1
+    assert {c["class"] for c in drawing["latest_classes"]} <= set(CLASSES)
     history = json.loads((trained / "history.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1, 2]
     assert [h["step"] for h in history] == [50, 100, 150]
