@@ -189,4 +189,4 @@ def read_stripe(stripe: sources.Stripe) -> tuple[list, list[reader.Damage]]:
         if damage is not None:
             damaged.append(damage)
     order = np.random.default_rng(stripe.index).permutation(len(lines))
-    return [lines[i] for i in order], damaged
+    return [lines[i] for i in order.tolist()], damaged
