@@ -16,10 +16,11 @@ import posixpath
 from collections.abc import Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
-from drawing import tft_output
+from drawing import shards, tft_output
 from pipeline import accounting, encode, sources, staging
 from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
@@ -75,6 +76,30 @@ def _run_stats(run: Run, stats: dict, written: Sequence[str]) -> dict:
     }
 
 
+def shard_manifest(staged: str, written: Sequence[str], stats: dict) -> list[dict]:
+    """Name, bytes and records of every TFRecord shard written to `staged`,
+    counted from the files themselves; the records must add up to stats.json's."""
+    manifest = []
+    for path in sorted(written):
+        name = path.removeprefix(staged.rstrip("/") + "/")
+        if not name.startswith(tuple(F.SPLIT_PREFIX.values())):
+            continue  # the rejected lines
+        size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+        with FileSystems.open(
+            path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as f:
+            records = shards.count_records(f)
+        manifest.append(shards.Shard(name, size, records).as_dict())
+    for split, prefix in F.SPLIT_PREFIX.items():
+        counted = sum(s["records"] for s in manifest if s["name"].startswith(prefix))
+        if counted != stats["written"][split]:
+            raise AssertionError(
+                f"{split}: {counted} records in the shards, "
+                f"{stats['written'][split]} written"
+            )
+    return manifest
+
+
 def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     """Runs after every shard is final: checks, then swaps the dataset in.
 
@@ -83,8 +108,10 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     last, so a run that stops never leaves something that looks finished.
     """
     accounting.check_accounting(stats)
-    stats = _run_stats(run, stats, written)
     staged = staging.folder(run.output)
+    manifest = shard_manifest(staged, written, stats)
+    stats = _run_stats(run, stats, written)
+    stats[shards.SHARD_MANIFEST] = manifest
     if transform_done:
         transform = tft_output.read_statistics(posixpath.join(staged, F.TRANSFORM_DIR))
         if transform.pop(F.VOCABULARY) != list(run.classes):

@@ -34,7 +34,7 @@ import tensorflow as tf
 from drawing import logs
 from drawing.flags import InputError
 from trainer import data as D
-from trainer import distribute, evaluate, export, statistics
+from trainer import distribute, evaluate, export, shards, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
 from trainer.config import (
     MODEL_CONFIG_FILE,
@@ -82,6 +82,7 @@ def _datasets(
         worker_index=cluster.worker_index,
         seed=config.seed,
         num_classes=num_classes,
+        skip_damaged=config.skip_damaged_records,
     )
     if not config.eval_data:
         return train_ds, None
@@ -93,6 +94,7 @@ def _datasets(
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
         num_classes=num_classes,
+        skip_damaged=config.skip_damaged_records,
     )
     return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
 
@@ -109,18 +111,23 @@ def train(config: TrainConfig) -> dict:
     classes = D.check_inputs(
         config.training_data, config.eval_data, config.classes_file
     )
+    patterns = {"--training_data": config.training_data}
+    patterns["--eval_data"] = config.eval_data
+    damage = shards.scan_patterns(patterns) if config.skip_damaged_records else None
     try:
-        return _train(config, classes)
+        return _train(config, classes, damage)
+    except tf.errors.DataLossError as err:
+        raise shards.damage_error(err, patterns) from None
     except tf.errors.InvalidArgumentError as err:
-        patterns = {"--training_data": config.training_data}
-        patterns["--eval_data"] = config.eval_data
         error = D.label_error(err, patterns, config.classes_file, len(classes))
         if error is None:
             raise
         raise error from None
 
 
-def _train(config: TrainConfig, classes: list[str]) -> dict:
+def _train(
+    config: TrainConfig, classes: list[str], damage: list[shards.Damage] | None
+) -> dict:
     cluster = distribute.read_cluster()
     strategy = distribute.make_strategy(cluster)
     mixed = _use_mixed_precision(config.mixed_precision)
@@ -175,7 +182,7 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
     log.info("final weights checksum %.6f", checksum)
     if not cluster.is_chief:
         return {}
-    return finish(config, model, model_config, classes, boundaries, steps)
+    return finish(config, model, model_config, classes, boundaries, steps, damage)
 
 
 def finish(
@@ -185,8 +192,10 @@ def finish(
     classes: list[str],
     boundaries: list[int],
     steps: int,
+    damage: list[shards.Damage] | None = None,
 ) -> dict:
-    """Chief only: weights, float32 serving copy, report, export."""
+    """Chief only: weights, float32 serving copy, report, export. `damage`:
+    the damaged shards that --skip_damaged_records skipped, for the report."""
     global_step = int(model.optimizer.iterations.numpy())
     keras.mixed_precision.set_global_policy("float32")
     serving_model = build_model(model_config)
@@ -197,6 +206,8 @@ def finish(
     write_json(posixpath.join(model_dir, MODEL_CONFIG_FILE), config_json)
 
     report: dict = {"global_step": global_step, "steps": steps}
+    if damage is not None:
+        report.update(shards.report(damage))
     if config.eval_data:
         eval_ds = D.make_dataset(
             config.eval_data,
@@ -204,6 +215,7 @@ def finish(
             training=False,
             boundaries=boundaries,
             num_classes=len(classes),
+            skip_damaged=config.skip_damaged_records,
         )
         report.update(evaluate.evaluation_report(serving_model, eval_ds, classes))
         log.info(
