@@ -26,6 +26,9 @@ HISTORY_FILE = "history.json"  # per-period metrics, across restarts
 REPORT_FILE = "eval_report.json"  # top-1/top-3/MAP@3, per class, confused pairs
 MODEL_CONFIG_FILE = "model_config.json"
 WEIGHTS_FILE = "model.weights.h5"
+# Written once training is done, removed once the export is complete: what a
+# re-run needs to finish an interrupted export without training again.
+EXPORT_PENDING_FILE = "export_pending.json"
 
 # The tutorial's cell types; all map to keras.layers.LSTM, which runs the cuDNN
 # kernel on a GPU (the tutorial needed a separate CudnnLSTM op for that).

@@ -34,7 +34,7 @@ import tensorflow as tf
 from drawing import logs
 from drawing.flags import InputError
 from trainer import data as D
-from trainer import distribute, evaluate, export, shards, statistics
+from trainer import distribute, evaluate, export, shards, speed, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
 from trainer.config import (
     MODEL_CONFIG_FILE,
@@ -108,6 +108,9 @@ def train(config: TrainConfig) -> dict:
       TrainingDiverged: a non-finite loss or weights; the backup holds the
         last good epoch.
     """
+    finished = export.resume(config)
+    if finished is not None:
+        return finished
     classes = D.check_inputs(
         config.training_data, config.eval_data, config.classes_file
     )
@@ -150,6 +153,10 @@ def _train(
     epochs = math.ceil(steps / steps_per_epoch)
     steps = epochs * steps_per_epoch  # whole evaluation periods
     train_ds, eval_ds = _datasets(config, cluster, boundaries, len(classes))
+    # Measured on one worker; several rewrite the dataset to shard it.
+    wait = speed.InputWait() if cluster.num_workers == 1 else None
+    if wait is not None:
+        train_ds = wait.wrap(train_ds)
     with strategy.scope():
         model = build_model(model_config)
         compile_model(
@@ -160,7 +167,10 @@ def _train(
             weight_decay=config.weight_decay,
             label_smoothing=config.label_smoothing,
         )
-    callbacks = make_callbacks(config, cluster)
+    log.info(speed.kernels(model, mixed, config.mixed_precision))
+    replicas = strategy.num_replicas_in_sync
+    meter = speed.SpeedMeter(config.batch_size, replicas, wait)
+    callbacks = make_callbacks(config, cluster, meter)
     if cluster.num_workers > 1:
         distribute.patch_keras_for_multi_worker(model, strategy, train_ds)
     with warnings.catch_warnings():
@@ -226,12 +236,22 @@ def finish(
             report.get("num_examples", 0),
         )
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
-    export.export_model(
-        serving_model,
-        classes,
+    export.export_once_trained(
+        model_dir,
         config.export_dir,
-        top_k=config.export_top_k,
-        model_config=config_json,
+        lambda: export.export_model(
+            serving_model,
+            classes,
+            config.export_dir,
+            top_k=config.export_top_k,
+            model_config=config_json,
+        ),
+        {
+            "classes": classes,
+            "top_k": config.export_top_k,
+            "model_config": config_json,
+            "report": report,
+        },
     )
     log.info("exported serving model to %s", config.export_dir)
     return report

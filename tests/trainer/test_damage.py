@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -117,3 +118,6 @@ def test_a_flipped_byte_is_one_line_or_with_the_flag_a_counted_skip(tmp_path, ca
         caplog.text
     )
     assert f"({skipped} records)" in caplog.text
+    # The trainer's start-up and period lines say how fast, and why.
+    assert "LSTMs: " in caplog.text and "mixed precision " in caplog.text
+    assert re.search(r"examples/s, input wait \d+% of step time", caplog.text)
