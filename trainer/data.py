@@ -124,6 +124,16 @@ def _check_labels(labels: tf.Tensor, num_classes: int, flag: str) -> tf.Tensor:
         return tf.identity(labels)
 
 
+def _with_label_check(
+    ds: tf.data.Dataset, num_classes: int, training: bool
+) -> tf.data.Dataset:
+    flag = "--training_data" if training else "--eval_data"
+    return ds.map(
+        lambda f, y: (f, _check_labels(y, num_classes, flag)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
 def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """A batch of serialized Examples to ragged ink [B, (T), 3], lengths, labels.
 
@@ -246,26 +256,16 @@ def make_dataset(
         bucketing op, so the file sharding is done here.)
       num_classes: When given, a class_index outside [0, num_classes) fails
         the input with an error that `label_error` explains.
-      skip_damaged: Read each shard up to its first damaged record
-        (`trainer.shards.scan` counts what that skips).
+      skip_damaged: Read each shard up to its first damaged record.
     """
     ds, policy = _records(
-        pattern,
-        training,
-        num_workers,
-        worker_index,
-        seed,
-        shuffle_buffer,
+        pattern, training, num_workers, worker_index, seed, shuffle_buffer,
         skip_damaged,
-    )
+    )  # fmt: skip
     # Parse in chunks (vectorised), then go back to single examples to bucket.
     ds = ds.batch(256).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
     if num_classes is not None:
-        flag = "--training_data" if training else "--eval_data"
-        ds = ds.map(
-            lambda f, y: (f, _check_labels(y, num_classes, flag)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        ds = _with_label_check(ds, num_classes, training)
     # unbatch leaves ragged-rank-0 specs that padded_batch rejects; an identity
     # map turns them back into plain tensors.
     ds = ds.unbatch().map(lambda f, y: (f, y), num_parallel_calls=tf.data.AUTOTUNE)

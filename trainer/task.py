@@ -99,6 +99,20 @@ def _datasets(
     return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
 
 
+def _measured(
+    train_ds: tf.data.Dataset,
+    config: TrainConfig,
+    cluster: distribute.Cluster,
+    strategy: tf.distribute.Strategy,
+) -> tuple[tf.data.Dataset, speed.SpeedMeter]:
+    """The training input, timed for the period lines' input wait, and the
+    callback that puts the speed in them. The wait is measured on one worker:
+    several rewrite the dataset to shard it."""
+    wait = speed.InputWait() if cluster.num_workers == 1 else None
+    meter = speed.SpeedMeter(config.batch_size, strategy.num_replicas_in_sync, wait)
+    return (wait.wrap(train_ds) if wait else train_ds), meter
+
+
 def train(config: TrainConfig) -> dict:
     """Runs the whole job; returns the evaluation report (empty without eval).
 
@@ -153,10 +167,7 @@ def _train(
     epochs = math.ceil(steps / steps_per_epoch)
     steps = epochs * steps_per_epoch  # whole evaluation periods
     train_ds, eval_ds = _datasets(config, cluster, boundaries, len(classes))
-    # Measured on one worker; several rewrite the dataset to shard it.
-    wait = speed.InputWait() if cluster.num_workers == 1 else None
-    if wait is not None:
-        train_ds = wait.wrap(train_ds)
+    train_ds, meter = _measured(train_ds, config, cluster, strategy)
     with strategy.scope():
         model = build_model(model_config)
         compile_model(
@@ -168,8 +179,6 @@ def _train(
             label_smoothing=config.label_smoothing,
         )
     log.info(speed.kernels(model, mixed, config.mixed_precision))
-    replicas = strategy.num_replicas_in_sync
-    meter = speed.SpeedMeter(config.batch_size, replicas, wait)
     callbacks = make_callbacks(config, cluster, meter)
     if cluster.num_workers > 1:
         distribute.patch_keras_for_multi_worker(model, strategy, train_ds)
