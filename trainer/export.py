@@ -184,9 +184,10 @@ def export_once_trained(
     tf.io.gfile.remove(note)
 
 
-def resume(config: TrainConfig) -> dict | None:
+def resume(config: TrainConfig, is_chief: bool = True) -> dict | None:
     """Finishes an export that a killed run left, from its saved weights;
-    returns that run's report, or None when there is none to finish."""
+    returns that run's report, or None when there is none to finish. Only
+    the chief exports; other workers have nothing left to do ({})."""
     note = posixpath.join(config.model_dir, EXPORT_PENDING_FILE)
     if not tf.io.gfile.exists(note):
         return None
@@ -194,6 +195,8 @@ def resume(config: TrainConfig) -> dict | None:
         pending = json.load(f)
     if pending.get("export_dir") != config.export_dir:
         return None
+    if not is_chief:
+        return {}
     log.info("training finished before; finishing its export to %s", config.export_dir)
     model = build_model(ModelConfig(**pending["model_config"]))
     model.load_weights(posixpath.join(config.model_dir, WEIGHTS_FILE))

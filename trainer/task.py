@@ -122,7 +122,7 @@ def train(config: TrainConfig) -> dict:
       TrainingDiverged: a non-finite loss or weights; the backup holds the
         last good epoch.
     """
-    finished = export.resume(config)
+    finished = export.resume(config, distribute.read_cluster().is_chief)
     if finished is not None:
         return finished
     classes = D.check_inputs(
