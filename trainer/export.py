@@ -19,6 +19,7 @@ are also in `assets.extra/classes.txt`. The model is exported in float32.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import posixpath
@@ -168,18 +169,22 @@ def write_assets(
             json.dump(model_config, f, indent=2)
 
 
+def _command(config: TrainConfig) -> dict:
+    """The run's settings, as JSON gives them back."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
 def export_once_trained(
-    model_dir: str,
-    export_dir: str,
-    export: Callable[[], None],
-    pending: dict,
+    config: TrainConfig, export: Callable[[], None], pending: dict
 ) -> None:
-    """Runs `export` with a note in `model_dir` of what it exports (`pending`:
-    classes, top_k, model_config, report), which `resume` reads if the export
-    is interrupted; the note goes once the export is complete."""
+    """Runs `export` with a note in --model_dir of what it exports (`pending`:
+    classes, top_k, model_config, report) and of the command, which `resume`
+    reads if the export is interrupted; the note goes once it is complete."""
+    model_dir = config.model_dir
+    pending = {"command": _command(config), **pending}
     note = posixpath.join(model_dir, EXPORT_PENDING_FILE)
     with tf.io.gfile.GFile(note, "w") as f:
-        json.dump({"export_dir": export_dir, **pending}, f)
+        json.dump(pending, f)
     export()
     tf.io.gfile.remove(note)
 
@@ -193,8 +198,8 @@ def resume(config: TrainConfig, is_chief: bool = True) -> dict | None:
         return None
     with tf.io.gfile.GFile(note) as f:
         pending = json.load(f)
-    if pending.get("export_dir") != config.export_dir:
-        return None
+    if pending.get("command") != _command(config):
+        return None  # another command: it trains anew
     if not is_chief:
         return {}
     log.info("training finished before; finishing its export to %s", config.export_dir)

@@ -246,8 +246,7 @@ def finish(
         )
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
     export.export_once_trained(
-        model_dir,
-        config.export_dir,
+        config,
         lambda: export.export_model(
             serving_model,
             classes,

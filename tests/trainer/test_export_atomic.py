@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import os
 
+import keras
 import pytest
 
 from drawing.export_marker import MARKER, IncompleteExport, check_complete
 from serving import predict
 from tests.trainer.test_faults import flags, write_data
-from trainer import export, task
+from trainer import task
 
 
 class Killed(BaseException):
@@ -26,15 +27,21 @@ def test_a_killed_export_is_refused_and_the_same_command_finishes_it(
     config = task.parse_args(flags(data, model_dir, "--steps=3"))
     target = model_dir / "export"
 
-    def killed(*_, **__):
-        raise Killed  # after the SavedModel, before its assets and marker
+    def killed(_, path: str, **__):
+        # What a kill inside the SavedModel's writing leaves: part of it.
+        os.makedirs(os.path.join(path, "variables"))
+        with open(os.path.join(path, "saved_model.pb"), "wb") as f:
+            f.write(b"\x08\x01")
+        raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(export, "write_assets", killed)
+        # ExportArchive() makes an instance of its backend's class.
+        patch.setattr(type(keras.export.ExportArchive()), "write_out", killed)
         with pytest.raises(Killed):
             task.train(config)
     half = tmp_path / "model" / "export.incomplete"
     assert (half / "saved_model.pb").exists()  # what the kill left
+    assert (model_dir / "model.weights.h5").exists()  # training had finished
     assert not target.exists()  # nothing at the target
     with pytest.raises(IncompleteExport, match="incomplete export"):
         predict.Predictor(str(half))
