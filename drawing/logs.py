@@ -51,6 +51,9 @@ NOISE_LINES = {
     # CPU features, ...): library notices, shown with --verbose.
     "C++ info and warnings": _absl_line("IW"),
     "CPU features, 2nd line": r"To enable the following instructions: .* flags\.$",
+    # The 2nd line of the warning tf.data prints as an input error stops the
+    # step (a damaged record, say); the product reports the error itself.
+    "graph node of a C++ warning": r"\t \[\[\{\{node \w+\}\}\]\]$",
     # oneDNN falls back to Eigen for a boolean op on CPUs without AVX-512.
     "oneDNN bool fallback": _absl_line("E")
     + r"oneDNN supports DT_BOOL only on platforms",

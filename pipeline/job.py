@@ -19,8 +19,16 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
-from drawing import tft_output
-from pipeline import accounting, binary, encode, report, sources, staging
+from drawing import shards, tft_output
+from pipeline import (
+    accounting,
+    binary,
+    encode,
+    manifest,
+    report,
+    sources,
+    staging,
+)
 from pipeline.config import ANALYSIS_TARGET, PipelineConfig
 
 log = logging.getLogger("pipeline")
@@ -84,7 +92,7 @@ def _run_stats(run: Run, stats: dict, written: Sequence[str]) -> dict:
     }
 
 
-def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
+def finalize(_, run: Run, stats: dict, written, reported, transform_done) -> dict:
     """Runs after every shard is final: checks, then swaps the dataset in.
 
     Everything that can fail runs before the swap, so a failure leaves an old
@@ -92,10 +100,13 @@ def finalize(_, run: Run, stats: dict, written, transform_done) -> dict:
     last, so a run that stops never leaves something that looks finished.
     """
     accounting.check_accounting(stats)
+    staged = staging.folder(run.output)
     stats = _run_stats(run, stats, written)
     if not stats["written"][F.TRAIN]:
         return _failed(run, stats)
-    staged = staging.folder(run.output)
+    stats[shards.SHARD_MANIFEST] = manifest.shard_manifest(
+        staged, written, reported, stats
+    )
     if transform_done:
         transform = tft_output.read_statistics(posixpath.join(staged, F.TRANSFORM_DIR))
         if transform.pop(F.VOCABULARY) != list(run.classes):
@@ -209,6 +220,7 @@ def build(
             run=run,
             stats=beam.pvalue.AsSingleton(stats),
             written=beam.pvalue.AsList(files_written),
+            reported=beam.pvalue.AsList(out[encode.SHARDS]),
             transform_done=beam.pvalue.AsList(transform_done),
         )
     )

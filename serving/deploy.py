@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 
 from drawing import container, flags
+from drawing.export_marker import IncompleteExport, check_complete
 from drawing.flags import flag
 from serving.app import MODEL_ROUTE, PREDICT_ROUTE
 
@@ -144,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if config.dry_run:
         print(json.dumps(spec, indent=2))
         return
+    import tensorflow as tf  # the trainer image's: reads gs://
+
+    try:
+        check_complete(config.artifact_uri, tf.io.gfile.exists, "--artifact_uri")
+    except IncompleteExport as err:
+        sys.exit(f"serving.deploy: error: {err}")
     model, endpoint = deploy(spec)
     print(f"deployed {model} to {endpoint}; predict at {endpoint}:predict")
 

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from drawing import examples, flags, logs, ndjson
 from drawing import features as F
+from drawing.export_marker import IncompleteExport, check_complete
 from drawing.flags import flag
 
 DEFAULT_BATCH = 256
@@ -71,6 +72,8 @@ class Predictor:
     """A loaded serving model; `predict` classifies ndjson lines."""
 
     def __init__(self, export_dir: str) -> None:
+        """Raises IncompleteExport (an OSError) unless the export is complete."""
+        check_complete(str(export_dir), tf.io.gfile.exists, "--model")
         self._model = tf.saved_model.load(str(export_dir))
         self._fn = getattr(self._model, SIGNATURE)
         outputs = self._model.signatures[SIGNATURE].structured_outputs
@@ -180,7 +183,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command line: one JSON line out per line in."""
     config = parse_args(argv)
     logs.setup(argv)
-    predictor = load(config.model)
+    try:
+        predictor = load(config.model)
+    except IncompleteExport as err:
+        sys.exit(f"serving.predict: error: {err}")
     if config.k > predictor.max_k:
         sys.exit(f"serving.predict: error: --k must be in 1..{predictor.max_k}")
     number = 0

@@ -155,12 +155,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     logs.setup(argv)  # the product's lines and real errors (all with --verbose)
     from aiohttp import web
 
+    from drawing.export_marker import IncompleteExport
     from serving.app import make_app
     from serving.predict import Predictor
     from serving.scorer import Scorer
 
     try:
         predictor = Predictor(config.model)
+    except IncompleteExport as err:
+        sys.exit(f"serving.serve: error: {err}")
     except OSError as err:  # no SavedModel there: one line, not a traceback
         sys.exit(f"serving.serve: cannot load --model {config.model}: {err}")
     info = model_info(config.model, predictor.max_k)

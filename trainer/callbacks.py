@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from trainer import speed
 from trainer.config import HISTORY_FILE, TrainConfig
 from trainer.distribute import Cluster
 
@@ -63,10 +64,17 @@ class HistoryWriter(keras.callbacks.Callback):
         self.entries.append(entry)
         # The run's progress line (Keras' own is off): one per period.
         seconds = time.monotonic() - getattr(self, "_started", time.monotonic())
-        metrics = "  ".join(
-            f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "step")
+        skip = ("epoch", "step", *speed.SPEED_KEYS)
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in entry.items() if k not in skip)
+        rate = speed.describe(entry)
+        log.info(
+            "epoch %d, step %d, %.0f s: %s%s",
+            epoch,
+            step,
+            seconds,
+            metrics,
+            f"  | {rate}" if rate else "",
         )
-        log.info("epoch %d, step %d, %.0f s: %s", epoch, step, seconds, metrics)
         if self.write:
             write_json(self.path, self.entries)
 
@@ -157,9 +165,12 @@ def _has_tensorboard() -> bool:
     return True
 
 
-def make_callbacks(config: TrainConfig, cluster: Cluster) -> list:
+def make_callbacks(
+    config: TrainConfig, cluster: Cluster, meter: speed.SpeedMeter | None = None
+) -> list:
     """The divergence guard, then BackupAndRestore (a restart resumes), then
-    history, checkpoints and TensorBoard."""
+    the speed `meter`, history, checkpoints and TensorBoard (which also
+    profiles --profile_steps)."""
     model_dir = config.model_dir
     private = (
         model_dir
@@ -175,6 +186,7 @@ def make_callbacks(config: TrainConfig, cluster: Cluster) -> list:
         # double_checkpoint: a job killed while writing its backup restarts
         # from the previous one instead of failing on a torn file.
         keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
+        *([meter] if meter else []),  # before the history line that prints it
         HistoryWriter(posixpath.join(model_dir, HISTORY_FILE), cluster.is_chief),
         keras.callbacks.ModelCheckpoint(
             posixpath.join(private, "checkpoints", "epoch-{epoch:04d}.weights.h5"),
@@ -187,7 +199,14 @@ def make_callbacks(config: TrainConfig, cluster: Cluster) -> list:
             if cluster.is_chief
             else posixpath.join(private, "logs")
         )
-        callbacks.append(keras.callbacks.TensorBoard(logs, update_freq="epoch"))
+        profile = config.profile_range() or 0
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                logs, update_freq="epoch", profile_batch=profile
+            )
+        )
+        if profile:
+            log.info("profiling steps %d to %d into %s", *profile, logs)
     else:
-        log.warning("tensorboard is not installed: no TensorBoard logs")
+        log.warning("tensorboard is not installed: no TensorBoard logs or profile")
     return callbacks

@@ -27,6 +27,9 @@ HISTORY_FILE = "history.json"  # per-period metrics, across restarts
 REPORT_FILE = "eval_report.json"
 MODEL_CONFIG_FILE = "model_config.json"
 WEIGHTS_FILE = "model.weights.h5"
+# Written once training is done, removed once the export is complete: what a
+# re-run needs to finish an interrupted export without training again.
+EXPORT_PENDING_FILE = "export_pending.json"
 
 # The tutorial's cell types; all map to keras.layers.LSTM, which runs the cuDNN
 # kernel on a GPU (the tutorial needed a separate CudnnLSTM op for that).
@@ -167,6 +170,14 @@ class TrainConfig:
         "auto: mixed_float16 when a GPU is present",
         choices=("auto", "on", "off"),
     )
+    skip_damaged_records: bool = switch(
+        False,
+        "skip the rest of a shard at a damaged record, counted and reported, "
+        "instead of stopping",
+    )
+    profile_steps: str = flag(
+        "", "A,B: write a TensorBoard profile of steps A to B (from 1)"
+    )
     export_top_k: int = flag(10, type=int)
     threshold_precision: float = flag(
         0.95,
@@ -206,6 +217,20 @@ class TrainConfig:
             raise ValueError("--point_drop must be in [0, 1)")
         if len(self.num_conv) != len(self.conv_len):
             raise ValueError("--num_conv and --conv_len must have the same length")
+        if self.profile_steps:
+            self.profile_range()
+
+    def profile_range(self) -> tuple[int, int] | None:
+        """--profile_steps as (first, last) step, or None."""
+        if not self.profile_steps:
+            return None
+        try:
+            first, last = (int(v) for v in self.profile_steps.split(","))
+        except ValueError:
+            first, last = 0, -1
+        if not 1 <= first <= last:
+            raise ValueError("--profile_steps must be A,B with 1 <= A <= B")
+        return first, last
 
     def model_config(self, num_classes: int, **data_statistics) -> ModelConfig:
         """The model's settings; `data_statistics` are `delta_mean` and

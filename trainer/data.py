@@ -21,6 +21,7 @@ from drawing import features as F
 from drawing.flags import InputError
 from trainer.augment import augment_batch, drop_points
 from trainer.config import TrainConfig
+from trainer.shards import check_manifest
 from trainer.statistics import DEFAULT_BUCKET_BOUNDARIES
 
 _FEATURE_SPEC = {
@@ -68,12 +69,14 @@ def check_inputs(training_data: str, eval_data: str, classes_file: str) -> list[
     in a second, rather than after the model is built or the first period.
 
     Raises:
-      InputError: a data pattern matches no file; the classes file is missing
+      InputError: a data pattern matches no file; a shard is missing, extra or
+        of another size than the pipeline's manifest says; the classes file is missing
         or empty; or it lists another number of classes than the pipeline
         wrote the records with (their stats.json, their classes file), so
         that labels would be out of range or mean other classes.
     """
     patterns = {"--training_data": training_data, "--eval_data": eval_data}
+    check_manifest(patterns)  # first: it names the missing shard
     for flag, pattern in patterns.items():
         if pattern and not tf.io.gfile.glob(pattern):
             raise InputError(f"{flag} {pattern!r} matches no file")
@@ -121,6 +124,16 @@ def _check_labels(labels: tf.Tensor, num_classes: int, flag: str) -> tf.Tensor:
         return tf.identity(labels)
 
 
+def _with_label_check(
+    ds: tf.data.Dataset, num_classes: int, training: bool
+) -> tf.data.Dataset:
+    flag = "--training_data" if training else "--eval_data"
+    return ds.map(
+        lambda f, y: (f, _check_labels(y, num_classes, flag)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
 def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """A batch of serialized Examples to ragged ink [B, (T), 3], lengths, labels.
 
@@ -155,9 +168,11 @@ def _records(
     worker_index: int,
     seed: int | None,
     shuffle_buffer: int,
+    skip_damaged: bool = False,
 ) -> tuple[tf.data.Dataset, tf.data.experimental.AutoShardPolicy]:
     """This worker's serialized records, shuffled and repeated for training,
-    and the auto-shard policy that goes with how the shards were split."""
+    and the auto-shard policy that goes with how the shards were split.
+    `skip_damaged` reads each shard up to its first damaged record."""
     files = tf.io.gfile.glob(pattern)
     if not files:
         raise FileNotFoundError(f"no files match {pattern}")
@@ -171,8 +186,14 @@ def _records(
             policy = tf.data.experimental.AutoShardPolicy.DATA
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def read(path: tf.Tensor) -> tf.data.Dataset:
+        records = tf.data.TFRecordDataset(path)
+        # A DataLossError moves the reader to the next file: the rest is skipped.
+        return records.ignore_errors() if skip_damaged else records
+
     ds = ds.interleave(
-        tf.data.TFRecordDataset,
+        read,
         cycle_length=min(len(files), 16),  # an upper bound after sharding
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not training,
@@ -215,6 +236,7 @@ def make_dataset(
     seed: int | None = None,
     bucket: bool = True,
     num_classes: int | None = None,
+    skip_damaged: bool = False,
 ) -> tf.data.Dataset:
     """Batches of ({"ink": float32 [B, T, 3], "lengths": int32 [B]}, int64 [B]).
 
@@ -234,18 +256,16 @@ def make_dataset(
         bucketing op, so the file sharding is done here.)
       num_classes: When given, a class_index outside [0, num_classes) fails
         the input with an error that `label_error` explains.
+      skip_damaged: Read each shard up to its first damaged record.
     """
     ds, policy = _records(
-        pattern, training, num_workers, worker_index, seed, shuffle_buffer
-    )
+        pattern, training, num_workers, worker_index, seed, shuffle_buffer,
+        skip_damaged,
+    )  # fmt: skip
     # Parse in chunks (vectorised), then go back to single examples to bucket.
     ds = ds.batch(256).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
     if num_classes is not None:
-        flag = "--training_data" if training else "--eval_data"
-        ds = ds.map(
-            lambda f, y: (f, _check_labels(y, num_classes, flag)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        ds = _with_label_check(ds, num_classes, training)
     # unbatch leaves ragged-rank-0 specs that padded_batch rejects; an identity
     # map turns them back into plain tensors.
     ds = ds.unbatch().map(lambda f, y: (f, y), num_parallel_calls=tf.data.AUTOTUNE)

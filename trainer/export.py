@@ -21,17 +21,28 @@ float32.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
 from drawing import features as F
 from drawing import ink_tf, ndjson_tf
-from trainer.config import TrainConfig
+from drawing.export_marker import INCOMPLETE_SUFFIX, marker_path
+from trainer.config import (
+    EXPORT_PENDING_FILE,
+    WEIGHTS_FILE,
+    ModelConfig,
+    TrainConfig,
+)
 from trainer.data import pad_to_one_step
+from trainer.model import build_model
+
+log = logging.getLogger("trainer")
 
 CLASSES_ASSET = "classes.txt"
 MODEL_CONFIG_ASSET = "model_config.json"
@@ -95,7 +106,10 @@ def export_model(
     model_config: dict | None = None,
     recognition: dict | None = None,
 ) -> str:
-    """Writes the serving SavedModel to `export_dir` (local or gs://).
+    """Writes the serving SavedModel to `export_dir` (local or gs://), so
+    that it is complete or absent (`drawing.export_marker`): locally it is
+    written beside the target and renamed into place; on gs:// it is written
+    in place, the completion marker last.
 
     Args:
       model: The trained classifier (inputs "ink", "lengths"), in float32.
@@ -126,7 +140,36 @@ def export_model(
             tf.TensorSpec([None], tf.int32, name=F.LENGTHS),
         ],
     )
-    archive.write_out(export_dir, verbose=False)
+    target = export_dir.rstrip("/")
+    local = "://" not in target
+    work = target + INCOMPLETE_SUFFIX if local else target
+    _remove(marker_path(target))  # an old export stops being complete first
+    _remove(work)
+    archive.write_out(work, verbose=False)
+    write_assets(work, classes, model_config, recognition)
+    with tf.io.gfile.GFile(marker_path(work), "w") as f:
+        f.write("complete\n")  # last: the folder is a whole model now
+    if local:
+        _remove(target)
+        tf.io.gfile.rename(work, target)
+    return export_dir
+
+
+def _remove(path: str) -> None:
+    if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+    elif tf.io.gfile.exists(path):
+        tf.io.gfile.remove(path)
+
+
+def write_assets(
+    export_dir: str,
+    classes: Sequence[str],
+    model_config: dict | None,
+    recognition: dict | None = None,
+) -> None:
+    """The class names and model settings in assets.extra/, for people and
+    tools (Vertex AI ignores the folder)."""
     extra = posixpath.join(export_dir, "assets.extra")
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(posixpath.join(extra, CLASSES_ASSET), "w") as f:
@@ -138,4 +181,51 @@ def export_model(
         served = {k: recognition[k] for k in RECOGNITION_FIELDS if k in recognition}
         with tf.io.gfile.GFile(posixpath.join(extra, F.RECOGNITION_FILE), "w") as f:
             json.dump(served, f, indent=2)
-    return export_dir
+
+
+def _command(config: TrainConfig) -> dict:
+    """The run's settings, as JSON gives them back."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def export_once_trained(
+    config: TrainConfig, export: Callable[[], None], pending: dict
+) -> None:
+    """Runs `export` with a note in --model_dir of what it exports (`pending`:
+    classes, top_k, model_config, report) and of the command, which `resume`
+    reads if the export is interrupted; the note goes once it is complete."""
+    model_dir = config.model_dir
+    pending = {"command": _command(config), **pending}
+    note = posixpath.join(model_dir, EXPORT_PENDING_FILE)
+    with tf.io.gfile.GFile(note, "w") as f:
+        json.dump(pending, f)
+    export()
+    tf.io.gfile.remove(note)
+
+
+def resume(config: TrainConfig, is_chief: bool = True) -> dict | None:
+    """Finishes an export that a killed run left, from its saved weights;
+    returns that run's report, or None when there is none to finish. Only
+    the chief exports; other workers have nothing left to do ({})."""
+    note = posixpath.join(config.model_dir, EXPORT_PENDING_FILE)
+    if not tf.io.gfile.exists(note):
+        return None
+    with tf.io.gfile.GFile(note) as f:
+        pending = json.load(f)
+    if pending.get("command") != _command(config):
+        return None  # another command: it trains anew
+    if not is_chief:
+        return {}
+    log.info("training finished before; finishing its export to %s", config.export_dir)
+    model = build_model(ModelConfig(**pending["model_config"]))
+    model.load_weights(posixpath.join(config.model_dir, WEIGHTS_FILE))
+    export_model(
+        model,
+        pending["classes"],
+        config.export_dir,
+        top_k=pending["top_k"],
+        model_config=pending["model_config"],
+        recognition=pending["report"].get("recognition"),
+    )
+    tf.io.gfile.remove(note)
+    return pending["report"]

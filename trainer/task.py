@@ -34,7 +34,7 @@ import tensorflow as tf
 from drawing import logs
 from drawing.flags import InputError
 from trainer import data as D
-from trainer import distribute, evaluate, export, statistics
+from trainer import distribute, evaluate, export, shards, speed, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
 from trainer.config import (
     MODEL_CONFIG_FILE,
@@ -82,6 +82,7 @@ def _datasets(
         worker_index=cluster.worker_index,
         seed=config.seed,
         num_classes=num_classes,
+        skip_damaged=config.skip_damaged_records,
     )
     if not config.eval_data:
         return train_ds, None
@@ -93,8 +94,23 @@ def _datasets(
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
         num_classes=num_classes,
+        skip_damaged=config.skip_damaged_records,
     )
     return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
+
+
+def _measured(
+    train_ds: tf.data.Dataset,
+    config: TrainConfig,
+    cluster: distribute.Cluster,
+    strategy: tf.distribute.Strategy,
+) -> tuple[tf.data.Dataset, speed.SpeedMeter]:
+    """The training input, timed for the period lines' input wait, and the
+    callback that puts the speed in them. The wait is measured on one worker:
+    several rewrite the dataset to shard it."""
+    wait = speed.InputWait() if cluster.num_workers == 1 else None
+    meter = speed.SpeedMeter(config.batch_size, strategy.num_replicas_in_sync, wait)
+    return (wait.wrap(train_ds) if wait else train_ds), meter
 
 
 def train(config: TrainConfig) -> dict:
@@ -106,21 +122,29 @@ def train(config: TrainConfig) -> dict:
       TrainingDiverged: a non-finite loss or weights; the backup holds the
         last good epoch.
     """
+    finished = export.resume(config, distribute.read_cluster().is_chief)
+    if finished is not None:
+        return finished
     classes = D.check_inputs(
         config.training_data, config.eval_data, config.classes_file
     )
+    patterns = {"--training_data": config.training_data}
+    patterns["--eval_data"] = config.eval_data
+    damage = shards.scan_patterns(patterns) if config.skip_damaged_records else None
     try:
-        return _train(config, classes)
+        return _train(config, classes, damage)
+    except tf.errors.DataLossError as err:
+        raise shards.damage_error(err, patterns) from None
     except tf.errors.InvalidArgumentError as err:
-        patterns = {"--training_data": config.training_data}
-        patterns["--eval_data"] = config.eval_data
         error = D.label_error(err, patterns, config.classes_file, len(classes))
         if error is None:
             raise
         raise error from None
 
 
-def _train(config: TrainConfig, classes: list[str]) -> dict:
+def _train(
+    config: TrainConfig, classes: list[str], damage: list[shards.Damage] | None
+) -> dict:
     cluster = distribute.read_cluster()
     strategy = distribute.make_strategy(cluster)
     mixed = _use_mixed_precision(config.mixed_precision)
@@ -143,6 +167,7 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
     epochs = math.ceil(steps / steps_per_epoch)
     steps = epochs * steps_per_epoch  # whole evaluation periods
     train_ds, eval_ds = _datasets(config, cluster, boundaries, len(classes))
+    train_ds, meter = _measured(train_ds, config, cluster, strategy)
     with strategy.scope():
         model = build_model(model_config)
         compile_model(
@@ -153,7 +178,8 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
             weight_decay=config.weight_decay,
             label_smoothing=config.label_smoothing,
         )
-    callbacks = make_callbacks(config, cluster)
+    log.info(speed.kernels(model, mixed, config.mixed_precision))
+    callbacks = make_callbacks(config, cluster, meter)
     if cluster.num_workers > 1:
         distribute.patch_keras_for_multi_worker(model, strategy, train_ds)
     with warnings.catch_warnings():
@@ -175,7 +201,7 @@ def _train(config: TrainConfig, classes: list[str]) -> dict:
     log.info("final weights checksum %.6f", checksum)
     if not cluster.is_chief:
         return {}
-    return finish(config, model, model_config, classes, boundaries, steps)
+    return finish(config, model, model_config, classes, boundaries, steps, damage)
 
 
 def _log_report(report: dict) -> None:
@@ -206,8 +232,10 @@ def finish(
     classes: list[str],
     boundaries: list[int],
     steps: int,
+    damage: list[shards.Damage] | None = None,
 ) -> dict:
-    """Chief only: weights, float32 serving copy, report, export."""
+    """Chief only: weights, float32 serving copy, report, export. `damage`:
+    the damaged shards that --skip_damaged_records skipped, for the report."""
     global_step = int(model.optimizer.iterations.numpy())
     keras.mixed_precision.set_global_policy("float32")
     serving_model = build_model(model_config)
@@ -218,6 +246,8 @@ def finish(
     write_json(posixpath.join(model_dir, MODEL_CONFIG_FILE), config_json)
 
     report: dict = {"global_step": global_step, "steps": steps}
+    if damage is not None:
+        report.update(shards.report(damage))
     if config.eval_data:
         eval_ds = D.make_dataset(
             config.eval_data,
@@ -225,6 +255,7 @@ def finish(
             training=False,
             boundaries=boundaries,
             num_classes=len(classes),
+            skip_damaged=config.skip_damaged_records,
         )
         report.update(
             evaluate.evaluation_report(
@@ -238,13 +269,22 @@ def finish(
         )
         _log_report(report)
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
-    export.export_model(
-        serving_model,
-        classes,
-        config.export_dir,
-        top_k=config.export_top_k,
-        model_config=config_json,
-        recognition=report.get("recognition"),
+    export.export_once_trained(
+        config,
+        lambda: export.export_model(
+            serving_model,
+            classes,
+            config.export_dir,
+            top_k=config.export_top_k,
+            model_config=config_json,
+            recognition=report.get("recognition"),
+        ),
+        {
+            "classes": classes,
+            "top_k": config.export_top_k,
+            "model_config": config_json,
+            "report": report,
+        },
     )
     log.info("exported serving model to %s", config.export_dir)
     return report

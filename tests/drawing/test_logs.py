@@ -26,6 +26,7 @@ NOTICES = [
     b"To enable the following instructions: AVX2 AVX512F FMA, in other operations, "
     b"rebuild TensorFlow with the appropriate compiler flags.\n",
     b"W0000 00:00:1795315782.710302    3747 some_op.cc:12] a library warning\n",
+    b"\t [[{{node IteratorGetNext}}]]\n",
     b"E0000 00:00:1795315916.030852    7040 util.cc:131] oneDNN supports DT_BOOL "
     b"only on platforms with AVX-512. Falling back to the default Eigen-based "
     b"implementation if present.\n",
@@ -117,6 +118,10 @@ def test_a_command_line_is_quiet_unless_verbose(tmp_path: Path) -> None:
 def test_a_real_failure_still_shows(tmp_path: Path) -> None:
     line = tmp_path / "one.ndjson"
     line.write_text('{"drawing": [[[0, 1], [0, 1]]]}\n')
+    # Marked complete, but no SavedModel in it: TensorFlow's own failure.
+    marker = tmp_path / "no_model" / "assets.extra" / "export_complete"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("complete\n")
     failed = _predict("--model", str(tmp_path / "no_model"), str(line))
     assert failed.returncode != 0
     assert "Traceback" in failed.stderr

@@ -126,6 +126,8 @@ def test_gcs_in_gcs_out(gcs: GcsEmulator, gcs_bucket: str, tmp_path: Path) -> No
     # and the counts per split and per class are the ones stats.json reports.
     counts: collections.Counter = collections.Counter()
     seen_keys = set()
+    manifest = {s["name"]: s for s in stats["shard_manifest"]}
+    assert sorted(manifest) == sorted([*shards[F.TRAIN], *shards[F.EVAL]])
     for split_name, split_shards in shards.items():
         for name in split_shards:
             for record in _tfrecords(_read_uri(f"{output}/{name}")):
@@ -137,6 +139,13 @@ def test_gcs_in_gcs_out(gcs: GcsEmulator, gcs_bucket: str, tmp_path: Path) -> No
                 assert key_id not in seen_keys  # no drawing in two places
                 seen_keys.add(key_id)
                 counts[split_name, classes[class_index]] += 1
+            # The shard manifest, counted on gs:// through Beam's FileSystems.
+            data = _read_uri(f"{output}/{name}")
+            assert manifest[name] == {
+                "name": name,
+                "bytes": len(data),
+                "records": len(list(_tfrecords(data))),
+            }
     for split_name in F.SPLITS:
         written = sum(n for (s, _), n in counts.items() if s == split_name)
         assert written == stats["written"][split_name]

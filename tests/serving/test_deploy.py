@@ -105,3 +105,21 @@ def test_the_container_command_line_is_one_serve_accepts(monkeypatch):
     config = serve.parse_args(model["serving_container_args"])
     assert (config.host, config.port) == ("0.0.0.0", 8080)
     assert config.model == "gs://copy/of/model" and config.max_points == 900
+
+
+def test_an_incomplete_export_is_refused_before_anything_is_uploaded(monkeypatch):
+    """A folder without the export's completion marker (an export that was
+    killed) never reaches Vertex AI."""
+    import tensorflow as tf
+
+    present = {"gs://b/jobs/run-1/model", "gs://b/jobs/run-1/model/saved_model.pb"}
+    monkeypatch.setattr(tf.io.gfile, "exists", lambda path: path in present)
+    monkeypatch.setattr(deploy, "deploy", lambda spec: pytest.fail("uploaded"))
+    with pytest.raises(SystemExit) as refused:
+        deploy.main(BASE)
+    assert refused.value.code == (
+        "serving.deploy: error: --artifact_uri gs://b/jobs/run-1/model holds an "
+        "incomplete export (no assets.extra/export_complete: it was "
+        "interrupted): run the trainer.task command that exports to it again "
+        "(it finishes an interrupted export), or name a complete one"
+    )
