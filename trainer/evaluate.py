@@ -128,3 +128,25 @@ def evaluation_report(
         "most_confused": _most_confused(confusion, classes),
         "recognition": recognition,
     }
+
+
+def log_report(report: dict) -> None:
+    """The report's headline figures, in the log."""
+    log.info(
+        "eval: top1 %.4f top3 %.4f map3 %.4f on %d drawings",
+        report.get("top1", float("nan")),
+        report.get("top3", float("nan")),
+        report.get("map3", float("nan")),
+        report.get("num_examples", 0),
+    )
+    recognition = report.get("recognition")
+    if recognition:
+        curve = recognition.get("while_drawing", {}).get("curve", {})
+        log.info(
+            "recognition threshold %.4f (precision %.3f): recognizes %.3f of the "
+            "eval drawings, %.3f by half of their points",
+            recognition["threshold"],
+            recognition["precision"],
+            recognition["recognized"],
+            curve.get("0.5", float("nan")),
+        )

@@ -204,25 +204,31 @@ def _train(
     return finish(config, model, model_config, classes, boundaries, steps, damage)
 
 
-def _log_report(report: dict) -> None:
-    log.info(
-        "eval: top1 %.4f top3 %.4f map3 %.4f on %d drawings",
-        report.get("top1", float("nan")),
-        report.get("top3", float("nan")),
-        report.get("map3", float("nan")),
-        report.get("num_examples", 0),
+def _evaluate(
+    config: TrainConfig,
+    serving_model: keras.Model,
+    classes: list[str],
+    boundaries: list[int],
+) -> dict:
+    """The evaluation report of the float32 serving copy, logged."""
+    eval_ds = D.make_dataset(
+        config.eval_data,
+        config.batch_size,
+        training=False,
+        boundaries=boundaries,
+        num_classes=len(classes),
+        skip_damaged=config.skip_damaged_records,
     )
-    recognition = report.get("recognition")
-    if recognition:
-        curve = recognition.get("while_drawing", {}).get("curve", {})
-        log.info(
-            "recognition threshold %.4f (precision %.3f): recognizes %.3f of the "
-            "eval drawings, %.3f by half of their points",
-            recognition["threshold"],
-            recognition["precision"],
-            recognition["recognized"],
-            curve.get("0.5", float("nan")),
-        )
+    report = evaluate.evaluation_report(
+        serving_model,
+        eval_ds,
+        classes,
+        top_k=config.export_top_k,
+        threshold_precision=config.threshold_precision,
+        recognition_drawings=config.recognition_drawings,
+    )
+    evaluate.log_report(report)
+    return report
 
 
 def finish(
@@ -249,25 +255,7 @@ def finish(
     if damage is not None:
         report.update(shards.report(damage))
     if config.eval_data:
-        eval_ds = D.make_dataset(
-            config.eval_data,
-            config.batch_size,
-            training=False,
-            boundaries=boundaries,
-            num_classes=len(classes),
-            skip_damaged=config.skip_damaged_records,
-        )
-        report.update(
-            evaluate.evaluation_report(
-                serving_model,
-                eval_ds,
-                classes,
-                top_k=config.export_top_k,
-                threshold_precision=config.threshold_precision,
-                recognition_drawings=config.recognition_drawings,
-            )
-        )
-        _log_report(report)
+        report.update(_evaluate(config, serving_model, classes, boundaries))
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
     export.export_once_trained(
         config,

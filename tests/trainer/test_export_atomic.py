@@ -54,6 +54,7 @@ def test_a_killed_export_is_refused_and_the_same_command_finishes_it(
         "complete one"
     )
 
+    caplog.clear()  # the killed run's lines, when an earlier test set INFO
     with caplog.at_level(logging.INFO, logger="trainer"):
         report = task.train(config)
     assert "finishing its export" in caplog.text
