@@ -15,6 +15,9 @@ VARIANT ?= gpu
 ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || \
 	(command -v podman >/dev/null 2>&1 && echo podman) || echo docker)
 BUILD_FLAGS ?=
+# Test processes for make test (pytest-xdist): the suite's own subprocesses use
+# the cores, so more than two gains little on a small machine.
+TEST_WORKERS ?= 2
 
 .PHONY: venv test test-fast lint format demo bench image clean
 
@@ -29,12 +32,12 @@ $(STAMP): setup.py
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
 
 test-fast: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow" tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -47,6 +47,9 @@ EXTRAS["test"] = [
     *EXTRAS["vertex"],
     *EXTRAS["viz"],
     "pytest",
+    # `make test` runs two test processes: the suite waits on its product
+    # subprocesses about half the time.
+    "pytest-xdist",
     "gcp-storage-emulator",
     "pyyaml",
     # Property-based tests of the parsers.

@@ -25,6 +25,20 @@ from tests.product import (
 )
 
 # ----------------------------------------------------------------------------
+# Test processes
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist's `--dist loadgroup` (`make test`), each module runs in
+    one worker, so its module fixtures are built once; the modules that share a
+    session model say so with `pytest.mark.xdist_group(<fixture>)`."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+# ----------------------------------------------------------------------------
 # Google Cloud Storage
 
 _bucket_numbers = itertools.count()

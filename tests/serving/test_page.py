@@ -44,7 +44,7 @@ MARGIN = 0.1  # of the canvas, around the drawing
 METADATA = "/v1/models/quickdraw/metadata"
 PREDICT = "/v1/models/quickdraw:predict"
 
-pytestmark = [
+BROWSER = [  # the marks of every browser test
     pytest.mark.slow,
     requires_sample,
     pytest.mark.skipif(
@@ -52,6 +52,7 @@ pytestmark = [
         reason=f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does)",
     ),
 ]
+pytestmark = [*BROWSER, pytest.mark.xdist_group("tiny_export")]
 
 # Counts the predict requests in flight, seen from the page's own fetch calls.
 COUNT_FETCHES = """

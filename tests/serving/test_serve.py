@@ -32,7 +32,8 @@ from tests.synthetic import CLASSES, draw
 
 METADATA = "/v1/models/quickdraw/metadata"
 
-pytestmark = pytest.mark.slow  # a trained model and a server process
+# A trained model and a server process; the tiny model is shared with test_page.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_export")]
 
 
 def raw_drawing(label: int, seed: int) -> list:

@@ -11,7 +11,11 @@ from serving import instances as I
 from tests.serving.server import predict, serve_process
 from tests.shared_data import requires_sample
 
-pytestmark = [pytest.mark.slow, requires_sample]
+pytestmark = [
+    pytest.mark.slow,
+    requires_sample,
+    pytest.mark.xdist_group("sample_export"),
+]
 
 
 CANVAS = 1000.0  # px, the page's canvas
