@@ -1,0 +1,227 @@
+"""Parses a batch of canonical simplified-format ndjson lines at once.
+
+`ndjson.parse_drawing` costs a Python int per coordinate: orjson builds them
+and numpy converts them back. Lines whose `drawing` is written the way the
+dataset writes it (`[[[x,...],[y,...]],...]`: digits, commas and brackets,
+no spaces) are parsed here instead, every number of the batch in one pass of
+numpy arithmetic over the concatenated bytes; orjson reads only the rest of
+the line. A line this parser is not sure about gets None, and its caller
+parses it with `parse_drawing`, so rejects and their reasons stay the same.
+A returned `Drawing` equals `parse_drawing`'s but for its `xs` and `ys`, which
+are int32 arrays (views into the batch's arrays) instead of lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import orjson
+
+from drawing import features as F
+from drawing.ndjson import DEFAULT_MAX_POINTS, Drawing
+
+# A JSON string cannot hold `"drawing":`: its second `"` would end the string.
+_KEY = b'"drawing":[[['
+_END = b"]]]"
+_LINE_END = _END + b"}"
+_PLACEHOLDER = b"0"
+MAX_DIGITS = 3  # the dataset's are 0-255; longer ones go to `parse_drawing`
+_PAD = b" " * 8  # past the last span, so gathers a few bytes on stay inside
+_ZERO, _COMMA, _OPEN, _CLOSE = b"0,[]"
+# What ends a list: `],[` (a stroke's x -> its y), `]],[[` (y -> the next
+# stroke's x), the drawing's end; numbers inside a list are followed by `,`.
+_XY, _NEXT, _LAST = 3, 5, 7
+
+
+def parse_batch(
+    lines: Sequence[bytes],
+    class_index: Mapping[str, int] | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> list[Drawing | None]:
+    """The drawings of canonical lines, None for every other line.
+
+    Args:
+      lines: Raw ndjson lines, without newlines.
+      class_index: As in `parse_drawing`; a word outside it gets None.
+      max_points: As in `parse_drawing`; a drawing past it gets None.
+
+    Returns:
+      One entry per line: the `Drawing` that `parse_drawing` would return (with
+      int32 array coordinates), or None where `parse_drawing` must be asked.
+    """
+    out: list[Drawing | None] = [None] * len(lines)
+    fields, spans = _other_fields(lines, class_index)
+    if not spans:
+        return out
+    ok, counts, values, ends = _numbers(spans, max_points)
+    ok, xs, ys, points, strokes, stroke_lengths = _strokes(ok, counts, values, ends)
+    point_end = np.cumsum(points).tolist()
+    stroke_end = np.cumsum(strokes).tolist()
+    good = np.flatnonzero(ok).tolist()
+    p = s = 0
+    for j, p_end, s_end in zip(good, point_end, stroke_end, strict=True):
+        i, word, key_id, recognized = fields[j]
+        out[i] = Drawing(
+            word, key_id, recognized, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end]
+        )
+        p, s = p_end, s_end
+    return out
+
+
+def _other_fields(
+    lines: Sequence[bytes], class_index: Mapping[str, int] | None
+) -> tuple[list[tuple[int, str, str, bool]], list[bytes]]:
+    """(line index, word, key_id, recognized) and the `drawing` value's bytes
+    of each line whose fields but the drawing pass `parse_drawing`'s checks."""
+    fields, spans = [], []
+    for i, line in enumerate(lines):
+        start = line.find(_KEY)
+        if start < 0:
+            continue
+        start += len(_KEY) - 3
+        # The dataset's lines end with the drawing; a span cut too long or too
+        # short is not canonical, and the line goes to `parse_drawing`.
+        if line.endswith(_LINE_END):
+            end = len(line) - 1
+        else:
+            end = line.find(_END, start + 3) + 3
+            if end < 3:
+                continue
+        rest = line[:start] + _PLACEHOLDER + line[end:]
+        # No escapes, so no other key decodes to "drawing": the one found is it.
+        if b"\\" in rest or rest.count(b'"drawing"') != 1:
+            continue
+        try:
+            record = orjson.loads(rest)
+        except orjson.JSONDecodeError:
+            continue
+        if type(record) is not dict:
+            continue
+        placeholder = record.get(F.DRAWING)
+        if type(placeholder) is not int or placeholder != 0:
+            continue
+        word = record.get(F.WORD)
+        if type(word) is not str or not word:
+            continue
+        if class_index is not None and word not in class_index:
+            continue
+        key_id = record.get(F.KEY_ID)
+        if type(key_id) is int:
+            key_id = str(key_id)
+        elif type(key_id) is not str or not key_id:
+            continue
+        recognized = record.get(F.RECOGNIZED) is not False
+        fields.append((i, word, key_id, recognized))
+        spans.append(line[start:end])
+    return fields, spans
+
+
+def _numbers(
+    spans: list[bytes], max_points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every number of the spans, and which spans are canonical number by number.
+
+    Returns:
+      (ok, counts, values, ends): per span whether its bytes are `[[[`, numbers
+      separated by `,`, `],[` or `]],[[`, and `]]]`, with 4 to 2 * max_points
+      numbers of at most MAX_DIGITS digits and no leading zero; per span its
+      count of numbers; per number its value (int32) and what ends it (0 for
+      `,`, else _XY, _NEXT or _LAST; -1 for anything else).
+    """
+    sizes = np.fromiter(map(len, spans), np.int64, len(spans))
+    span_end = np.cumsum(sizes + 1) - 1  # spans are joined by one space
+    span_start = span_end - sizes
+    b = np.frombuffer(b" ".join(spans) + _PAD, np.uint8)
+    digit = (b - _ZERO) < 10
+    # Where digits start and stop: b starts with `[` and ends with padding.
+    edges = np.flatnonzero(digit[1:] != digit[:-1])
+    starts, last = edges[0::2] + 1, edges[1::2]  # first and last digits
+    first = np.searchsorted(starts, span_start)
+    counts = np.diff(np.append(first, len(starts)))
+    digits = last - starts + 1
+    values, leading_zero = _values(b, last, digits)
+    ends = _list_ends(b, starts, last)
+    ok = (counts >= 4) & (counts <= 2 * max_points)
+    has = np.flatnonzero(counts > 0)
+    final = first[has] + counts[has] - 1
+    ends[final] = np.where(last[final] == span_end[has] - 4, _LAST, -1)
+    ok[has] &= starts[first[has]] == span_start[has] + 3
+    bad = (ends < 0) | (digits > MAX_DIGITS) | leading_zero
+    owner = np.searchsorted(first, np.flatnonzero(bad), "right") - 1
+    ok[owner] = False
+    return ok, counts, values, ends
+
+
+def _values(
+    b: np.ndarray, last: np.ndarray, digits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """int32 value of each number of up to MAX_DIGITS (3) digits, and whether
+    it has a leading zero (JSON has none); from its last digits, gathered."""
+    ones = (b[last] - _ZERO).astype(np.int32)
+    tens = b[last - 1] - _ZERO
+    hundreds = b[last - 2] - _ZERO
+    two, three = digits == 2, digits > 2
+    values = ones + (tens * 10) * (digits > 1) + (hundreds * 100) * three
+    leading_zero = (two & (tens == 0)) | (three & (hundreds == 0))
+    return values, leading_zero
+
+
+def _list_ends(b: np.ndarray, starts: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """What follows each number: 0 for `,`, _XY for `],[`, _NEXT for `]],[[`,
+    -1 for anything else (and for each span's last number, set by the caller)."""
+    gap = np.append(starts[1:], 0) - last - 1
+    after = b[last + 1]
+    ends = np.where((gap == 1) & (after == _COMMA), 0, -1).astype(np.int8)
+    for kind, text in ((_XY, b"],["), (_NEXT, b"]],[[")):
+        at = np.flatnonzero((gap == len(text)) & (after == _CLOSE))
+        tail = last[at]
+        fits = b[tail + 2] == text[1]
+        for k in range(2, len(text)):
+            fits &= b[tail + 1 + k] == text[k]
+        ends[at[fits]] = kind
+    return ends
+
+
+def _strokes(ok, counts, values, ends):
+    """The spans' lists paired into strokes; spans whose lists do not alternate
+    x, y, x, y or whose x and y differ in length are no longer ok.
+
+    Returns:
+      (ok, xs, ys, points, strokes, stroke_lengths): xs and ys of the ok spans
+      concatenated, their points and strokes per ok span, and the points per
+      stroke as a list.
+    """
+    if not ok.all():
+        keep = np.repeat(ok, counts)
+        ends, values = ends[keep], values[keep]
+    closes = np.flatnonzero(ends)  # each list's last number
+    kind = ends[closes]
+    sizes = np.diff(closes, prepend=-1)
+    is_x = kind == _XY
+    # The span (among the kept) of each list: ends of the spans before it.
+    is_last = kind == _LAST
+    span = np.cumsum(is_last) - is_last
+    # Lists alternate x (closed by `],[`) and y (closed by `]],[[` or the end);
+    # a break between lists i and i+1 is the fault of list i+1's span.
+    broken = np.flatnonzero(is_x[:-1] == is_x[1:]) + 1
+    if len(kind) and not is_x[0]:
+        broken = np.append(broken, 0)
+    x_lists = np.flatnonzero(is_x)
+    unequal = x_lists[sizes[x_lists] != sizes[np.minimum(x_lists + 1, len(sizes) - 1)]]
+    kept = np.flatnonzero(ok)
+    fine = np.ones(len(kept), bool)
+    fine[span[broken]] = False
+    fine[span[unequal]] = False
+    ok = ok.copy()
+    ok[kept] = fine
+    x_numbers = np.repeat(is_x, sizes)
+    y_numbers = ~x_numbers
+    if not fine.all():
+        numbers = np.repeat(fine, counts[kept])
+        x_numbers &= numbers
+        y_numbers &= numbers
+    xs, ys = values[x_numbers], values[y_numbers]
+    strokes = np.bincount(span[x_lists], minlength=len(kept))[fine]
+    stroke_lengths = sizes[x_lists][fine[span[x_lists]]].tolist()
+    return ok, xs, ys, counts[ok] // 2, strokes, stroke_lengths
