@@ -159,10 +159,11 @@ def _values(
     """int32 value of each number of up to MAX_DIGITS (3) digits, and whether
     it has a leading zero (JSON has none); from its last digits, gathered."""
     ones = (b[last] - _ZERO).astype(np.int32)
-    tens = b[last - 1] - _ZERO
+    tens = b[last - 1] - _ZERO  # uint8: a digit, or >= 10 if not one
     hundreds = b[last - 2] - _ZERO
     two, three = digits == 2, digits > 2
-    values = ones + (tens * 10) * (digits > 1) + (hundreds * 100) * three
+    values = ones + tens * np.int32(10) * (digits > 1)
+    values += hundreds * np.int32(100) * three
     leading_zero = (two & (tens == 0)) | (three & (hundreds == 0))
     return values, leading_zero
 
