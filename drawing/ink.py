@@ -105,10 +105,10 @@ def encode_batch(
     )
     ink[stroke_ends, 2] = 1.0
     # Row `start` of each drawing holds a cross-drawing delta and is dropped.
-    return [
-        None if i in errors else ink[s + 1 : e]
-        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
-    ], errors
+    inks = [ink[s:e] for s, e in zip((starts + 1).tolist(), ends.tolist(), strict=True)]
+    for i in errors:
+        inks[i] = None
+    return inks, errors
 
 
 def _batch_coordinates(drawings: list[Drawing]) -> np.ndarray:
@@ -117,9 +117,10 @@ def _batch_coordinates(drawings: list[Drawing]) -> np.ndarray:
     `drawing.ndjson_batch` gives int32 arrays, which are numbers already and
     convert to float32 as numpy's int64 of the same values does.
     """
-    if all(type(d.xs) is np.ndarray for d in drawings):
-        coords = np.empty((2, sum(map(len, (d.xs for d in drawings)))), np.float32)
-        np.concatenate([d.xs for d in drawings], out=coords[0], casting="unsafe")
+    xs = [d.xs for d in drawings]
+    if all(type(x) is np.ndarray for x in xs):
+        coords = np.empty((2, sum(map(len, xs))), np.float32)
+        np.concatenate(xs, out=coords[0], casting="unsafe")
         np.concatenate([d.ys for d in drawings], out=coords[1], casting="unsafe")
         return coords
     lists = [_as_lists(d) if type(d.xs) is np.ndarray else d for d in drawings]

@@ -14,6 +14,7 @@ are int32 arrays (views into the batch's arrays) instead of lists.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import compress
 
 import numpy as np
 import orjson
@@ -51,19 +52,21 @@ def parse_batch(
       int32 array coordinates), or None where `parse_drawing` must be asked.
     """
     out: list[Drawing | None] = [None] * len(lines)
-    fields, spans = _other_fields(lines, class_index)
+    index, fields, spans = _other_fields(lines, class_index)
     if not spans:
         return out
     ok, counts, values, ends = _numbers(spans, max_points)
     ok, xs, ys, points, strokes, stroke_lengths = _strokes(ok, counts, values, ends)
+    if not ok.all():
+        index = list(compress(index, ok.tolist()))
+        fields = list(compress(fields, ok.tolist()))
     point_end = np.cumsum(points).tolist()
     stroke_end = np.cumsum(strokes).tolist()
-    good = np.flatnonzero(ok).tolist()
+    new = tuple.__new__  # Drawing(...) costs 4x as much, in keyword handling
     p = s = 0
-    for j, p_end, s_end in zip(good, point_end, stroke_end, strict=True):
-        i, word, key_id, recognized = fields[j]
-        out[i] = Drawing(
-            word, key_id, recognized, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end]
+    for i, f, p_end, s_end in zip(index, fields, point_end, stroke_end, strict=True):
+        out[i] = new(
+            Drawing, (*f, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end])
         )
         p, s = p_end, s_end
     return out
@@ -71,10 +74,10 @@ def parse_batch(
 
 def _other_fields(
     lines: Sequence[bytes], class_index: Mapping[str, int] | None
-) -> tuple[list[tuple[int, str, str, bool]], list[bytes]]:
-    """(line index, word, key_id, recognized) and the `drawing` value's bytes
-    of each line whose fields but the drawing pass `parse_drawing`'s checks."""
-    fields, spans = [], []
+) -> tuple[list[int], list[tuple[str, str, bool]], list[bytes]]:
+    """The index, (word, key_id, recognized) and `drawing` value bytes of each
+    line whose fields but the drawing pass `parse_drawing`'s checks."""
+    index, fields, spans = [], [], []
     for i, line in enumerate(lines):
         start = line.find(_KEY)
         if start < 0:
@@ -112,9 +115,10 @@ def _other_fields(
         elif type(key_id) is not str or not key_id:
             continue
         recognized = record.get(F.RECOGNIZED) is not False
-        fields.append((i, word, key_id, recognized))
+        index.append(i)
+        fields.append((word, key_id, recognized))
         spans.append(line[start:end])
-    return fields, spans
+    return index, fields, spans
 
 
 def _numbers(
