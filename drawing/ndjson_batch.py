@@ -174,18 +174,27 @@ def _values(
 
 def _list_ends(b: np.ndarray, starts: np.ndarray, last: np.ndarray) -> np.ndarray:
     """What follows each number: 0 for `,`, _XY for `],[`, _NEXT for `]],[[`,
-    -1 for anything else (and for each span's last number, set by the caller)."""
+    -1 for anything else (and for each span's last number, set by the caller).
+    The gap's length and first byte pick the candidate; the rest is checked."""
     gap = np.append(starts[1:], 0) - last - 1
-    after = b[last + 1]
-    ends = np.where((gap == 1) & (after == _COMMA), 0, -1).astype(np.int8)
+    np.clip(gap, 0, 7, out=gap)
+    gap <<= 8
+    gap |= b[last + 1]
+    ends = _ENDS[gap]
     for kind, text in ((_XY, b"],["), (_NEXT, b"]],[[")):
-        at = np.flatnonzero((gap == len(text)) & (after == _CLOSE))
-        tail = last[at]
-        fits = b[tail + 2] == text[1]
+        at = np.flatnonzero(ends == kind)
+        tail = last[at] + 1
+        fits = b[tail + 1] == text[1]
         for k in range(2, len(text)):
-            fits &= b[tail + 1 + k] == text[k]
-        ends[at[fits]] = kind
+            fits &= b[tail + k] == text[k]
+        ends[at[~fits]] = -1
     return ends
+
+
+_ENDS = np.full(8 << 8, -1, np.int8)  # by (gap length << 8) | first byte
+_ENDS[(1 << 8) | _COMMA] = 0
+_ENDS[(3 << 8) | _CLOSE] = _XY
+_ENDS[(5 << 8) | _CLOSE] = _NEXT
 
 
 def _strokes(ok, counts, values, ends):
