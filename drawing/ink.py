@@ -114,7 +114,7 @@ def encode_batch(
 def _batch_coordinates(drawings: list[Drawing]) -> np.ndarray:
     """float32 [2, N] of every drawing's points; BadDrawing if a value is bad.
 
-    `drawing.ndjson_batch` gives int32 arrays, which are numbers already and
+    `drawing.ndjson_batch` gives int16 arrays, which are numbers already and
     convert to float32 as numpy's int64 of the same values does.
     """
     xs = [d.xs for d in drawings]

@@ -8,7 +8,7 @@ numpy arithmetic over the concatenated bytes; orjson reads only the rest of
 the line. A line this parser is not sure about gets None, and its caller
 parses it with `parse_drawing`, so rejects and their reasons stay the same.
 A returned `Drawing` equals `parse_drawing`'s but for its `xs` and `ys`, which
-are int32 arrays (views into the batch's arrays) instead of lists.
+are int16 arrays (views into the batch's arrays) instead of lists.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ _END = b"]]]"
 _LINE_END = _END + b"}"
 _PLACEHOLDER = b"0"
 MAX_DIGITS = 3  # the dataset's are 0-255; longer ones go to `parse_drawing`
-_PAD = b" " * 8  # past the last span, so gathers a few bytes on stay inside
+_FRONT = b" " * 3  # before the first span: looking 3 bytes back stays inside
+_PAD = b" " * 8  # after the last span: looking 6 bytes on stays inside
 _ZERO, _COMMA, _OPEN, _CLOSE = b"0,[]"
 # What ends a list: `],[` (a stroke's x -> its y), `]],[[` (y -> the next
 # stroke's x), the drawing's end; numbers inside a list are followed by `,`.
@@ -49,7 +50,7 @@ def parse_batch(
 
     Returns:
       One entry per line: the `Drawing` that `parse_drawing` would return (with
-      int32 array coordinates), or None where `parse_drawing` must be asked.
+      int16 array coordinates), or None where `parse_drawing` must be asked.
     """
     out: list[Drawing | None] = [None] * len(lines)
     index, fields, spans = _other_fields(lines, class_index)
@@ -130,71 +131,60 @@ def _numbers(
       (ok, counts, values, ends): per span whether its bytes are `[[[`, numbers
       separated by `,`, `],[` or `]],[[`, and `]]]`, with 4 to 2 * max_points
       numbers of at most MAX_DIGITS digits and no leading zero; per span its
-      count of numbers; per number its value (int32) and what ends it (0 for
+      count of numbers; per number its value (int16) and what ends it (0 for
       `,`, else _XY, _NEXT or _LAST; -1 for anything else).
     """
     sizes = np.fromiter(map(len, spans), np.int64, len(spans))
     span_end = np.cumsum(sizes + 1) - 1  # spans are joined by one space
     span_start = span_end - sizes
-    b = np.frombuffer(b" ".join(spans) + _PAD, np.uint8)
+    text = np.frombuffer(_FRONT + b" ".join(spans) + _PAD, np.uint8)
+    # at(k)[p] is the byte k after p (p counts from the first span's start).
+    at = lambda k: text[len(_FRONT) + k :]  # noqa: E731
+    b = at(0)
     digit = (b - _ZERO) < 10
-    # Where digits start and stop: b starts with `[` and ends with padding.
-    edges = np.flatnonzero(digit[1:] != digit[:-1])
-    starts, last = edges[0::2] + 1, edges[1::2]  # first and last digits
-    first = np.searchsorted(starts, span_start)
-    counts = np.diff(np.append(first, len(starts)))
-    digits = last - starts + 1
-    values, leading_zero = _values(b, last, digits)
-    ends = _list_ends(b, starts, last)
-    ok = (counts >= 4) & (counts <= 2 * max_points)
+    last = np.flatnonzero(digit[:-1] & ~digit[1:])  # each number's last digit
+    first = np.searchsorted(last, span_start)
+    counts = np.diff(np.append(first, len(last)))
+    values, bad = _values(at, last)
+    ends = _followers(b, digit)[last]
+    ok = (counts >= 4) & (counts <= 2 * max_points) & digit[span_start + 3]
     has = np.flatnonzero(counts > 0)
     final = first[has] + counts[has] - 1
     ends[final] = np.where(last[final] == span_end[has] - 4, _LAST, -1)
-    ok[has] &= starts[first[has]] == span_start[has] + 3
-    bad = (ends < 0) | (digits > MAX_DIGITS) | leading_zero
+    bad |= ends < 0
     owner = np.searchsorted(first, np.flatnonzero(bad), "right") - 1
     ok[owner] = False
     return ok, counts, values, ends
 
 
-def _values(
-    b: np.ndarray, last: np.ndarray, digits: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """int32 value of each number of up to MAX_DIGITS (3) digits, and whether
-    it has a leading zero (JSON has none); from its last digits, gathered."""
-    ones = (b[last] - _ZERO).astype(np.int32)
-    tens = b[last - 1] - _ZERO  # uint8: a digit, or >= 10 if not one
-    hundreds = b[last - 2] - _ZERO
-    two, three = digits == 2, digits > 2
-    values = ones + tens * np.int32(10) * (digits > 1)
-    values += hundreds * np.int32(100) * three
-    leading_zero = (two & (tens == 0)) | (three & (hundreds == 0))
-    return values, leading_zero
+def _values(at, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int16 value of each number, from its last digits, and whether it has
+    more than MAX_DIGITS (3) digits or a leading zero (JSON has none)."""
+    ones, tens, hundreds, thousands = (at(-k)[last] - _ZERO for k in range(4))
+    two = tens < 10  # uint8: a digit, or >= 10 if the byte is not one
+    three = two & (hundreds < 10)
+    values = ones.astype(np.int16)
+    values += (tens * two) * np.int16(10)
+    values += (hundreds * three) * np.int16(100)
+    bad = three & (thousands < 10)
+    bad |= two & ~three & (tens == 0)
+    bad |= three & (hundreds == 0)
+    return values, bad
 
 
-def _list_ends(b: np.ndarray, starts: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """What follows each number: 0 for `,`, _XY for `],[`, _NEXT for `]],[[`,
-    -1 for anything else (and for each span's last number, set by the caller).
-    The gap's length and first byte pick the candidate; the rest is checked."""
-    gap = np.append(starts[1:], 0) - last - 1
-    np.clip(gap, 0, 7, out=gap)
-    gap <<= 8
-    gap |= b[last + 1]
-    ends = _ENDS[gap]
-    for kind, text in ((_XY, b"],["), (_NEXT, b"]],[[")):
-        at = np.flatnonzero(ends == kind)
-        tail = last[at] + 1
-        fits = b[tail + 1] == text[1]
-        for k in range(2, len(text)):
-            fits &= b[tail + k] == text[k]
-        ends[at[~fits]] = -1
+def _followers(b: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """For every byte: 0 if `,` and a digit follow it, _XY if `],[` and a
+    digit do, _NEXT if `]],[[` and a digit do, else -1 (int8)."""
+    n = len(b) - 6
+    comma, close, open_ = b == _COMMA, b == _CLOSE, b == _OPEN
+    to_comma = comma[1 : n + 1] & digit[2 : n + 2]
+    to_y = close[1 : n + 1] & comma[2 : n + 2] & open_[3 : n + 3] & digit[4 : n + 4]
+    to_x = close[1 : n + 1] & close[2 : n + 2] & comma[3 : n + 3]
+    to_x &= open_[4 : n + 4] & open_[5 : n + 5] & digit[6 : n + 6]
+    ends = to_y.view(np.int8) * np.int8(_XY)
+    ends += to_x.view(np.int8) * np.int8(_NEXT)
+    ends -= ~(to_comma | to_y | to_x)
     return ends
-
-
-_ENDS = np.full(8 << 8, -1, np.int8)  # by (gap length << 8) | first byte
-_ENDS[(1 << 8) | _COMMA] = 0
-_ENDS[(3 << 8) | _CLOSE] = _XY
-_ENDS[(5 << 8) | _CLOSE] = _NEXT
 
 
 def _strokes(ok, counts, values, ends):

@@ -41,7 +41,7 @@ def _check(lines: list[bytes], class_index=CLASSES, max_points=MAX_POINTS) -> in
         if got is None:
             continue
         assert isinstance(want, ndjson.Drawing), (line, want)
-        assert got.xs.dtype == np.int32 and got.ys.dtype == np.int32
+        assert got.xs.dtype == np.int16 and got.ys.dtype == np.int16
         assert got._replace(xs=got.xs.tolist(), ys=got.ys.tolist()) == want, line
         assert type(got.stroke_lengths) is list
     # The pipeline's mix: the batch parser's drawings, the rest line by line.
