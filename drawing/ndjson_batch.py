@@ -13,6 +13,7 @@ are int16 arrays (views into the batch's arrays) instead of lists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from itertools import compress
 
@@ -22,6 +23,15 @@ import orjson
 from drawing import features as F
 from drawing.ndjson import DEFAULT_MAX_POINTS, Drawing
 
+# The dataset's own lines, fields in its order, strings of printable ASCII
+# without `"` or a backslash: valid JSON and UTF-8 whatever they hold, so a match
+# needs no JSON decoder. Other lines have their fields decoded by orjson.
+_TEXT = rb"[ !#-\[\]-~]"
+_TEMPLATE = re.compile(
+    rb'\{"word":"(' + _TEXT + rb'+)","countrycode":"' + _TEXT + rb'*",'
+    rb'"timestamp":"' + _TEXT + rb'*","recognized":(true|false),'
+    rb'"key_id":"([0-9]+)","drawing":\[\[\['
+)
 # A JSON string cannot hold `"drawing":`: its second `"` would end the string.
 _KEY = b'"drawing":[[['
 _END = b"]]]"
@@ -66,9 +76,7 @@ def parse_batch(
     new = tuple.__new__  # Drawing(...) costs 4x as much, in keyword handling
     p = s = 0
     for i, f, p_end, s_end in zip(index, fields, point_end, stroke_end, strict=True):
-        out[i] = new(
-            Drawing, (*f, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end])
-        )
+        out[i] = new(Drawing, (*f, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end]))
         p, s = p_end, s_end
     return out
 
@@ -79,7 +87,17 @@ def _other_fields(
     """The index, (word, key_id, recognized) and `drawing` value bytes of each
     line whose fields but the drawing pass `parse_drawing`'s checks."""
     index, fields, spans = [], [], []
+    template = _TEMPLATE.match
     for i, line in enumerate(lines):
+        found = template(line)
+        if found is not None and line.endswith(_LINE_END):
+            word, recognized, key_id = found.groups()
+            word = word.decode()
+            if class_index is None or word in class_index:
+                index.append(i)
+                fields.append((word, key_id.decode(), recognized == b"true"))
+                spans.append(line[found.end() - 3 : -1])
+            continue
         start = line.find(_KEY)
         if start < 0:
             continue

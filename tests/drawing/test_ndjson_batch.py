@@ -70,10 +70,11 @@ stroke = st.integers(1, 5).flatmap(
         lambda xs: [xs[0], xs[0][::-1]]
     )
 )
-record = st.fixed_dictionaries(
+record = st.fixed_dictionaries(  # the dataset's fields, in its order
     {
         "word": st.sampled_from(["cat", "dog", "cow", ""]),
-        "countrycode": st.just("US"),
+        "countrycode": st.sampled_from(["US", "", "é"]),
+        "timestamp": st.just("2017-03-27 00:14:57.31033 UTC"),
         "recognized": st.sampled_from([True, False, None, 0]),
         "key_id": st.one_of(st.from_regex(r"[0-9]{1,6}", fullmatch=True), coordinate),
         "drawing": st.lists(stroke, min_size=1, max_size=4),
@@ -124,17 +125,16 @@ def test_canonical_lines_take_the_batch_path():
         b'{"word":"cat","key_id":"1","recognized":false,"drawing":[[[1,2],[3,4]]]}',
         b'{"word":"dog","key_id":77,"drawing":[[[0,255,9],[3,4,0]],[[8],[9]]]}',
         b'{"drawing":[[[10,20],[30,40]]],"word":"cat","key_id":"x"}',
+        b'{"word":"dog","countrycode":"US","timestamp":"2017-03-27 00:14:57 UTC",'
+        b'"recognized":true,"key_id":"5","drawing":[[[7,8],[9,10]]]}',  # the dataset's
+        b'{"word":"cow","countrycode":"US","timestamp":"2017-03-27 00:14:57 UTC",'
+        b'"recognized":true,"key_id":"5","drawing":[[[7,8],[9,10]]]}',  # unknown word
         b'{"word":"cat","key_id":"1","drawing":[[[1, 2],[3,4]]]}',  # a space
         b'{"word":"cat","key_id":"1","drawing":[[[1000,2],[3,4]]]}',  # 4 digits
     ]
-    assert _check(batch) == 3
-    assert [d is None for d in ndjson_batch.parse_batch(batch, CLASSES)] == [
-        False,
-        False,
-        False,
-        True,
-        True,
-    ]
+    taken = [d is not None for d in ndjson_batch.parse_batch(batch, CLASSES)]
+    assert taken == [True, True, True, True, False, False, False]
+    assert _check(batch) == 4
 
 
 @requires_sample
