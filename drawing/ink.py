@@ -100,9 +100,11 @@ def encode_batch(
         ink = np.empty((coords.shape[1], F.INK_CHANNELS), dtype=np.float32)
         np.subtract(coords[:, 1:], coords[:, :-1], out=ink[1:, :2].T)
     ink[:, 2] = 0.0
-    stroke_ends = (
-        np.cumsum(list(chain.from_iterable(d.stroke_lengths for d in drawings))) - 1
-    )
+    strokes = [d.stroke_lengths for d in drawings]
+    if all(type(s) is np.ndarray for s in strokes):  # from `drawing.ndjson_batch`
+        stroke_ends = np.concatenate(strokes).cumsum() - 1
+    else:
+        stroke_ends = np.fromiter(chain.from_iterable(strokes), np.int64).cumsum() - 1
     ink[stroke_ends, 2] = 1.0
     # Row `start` of each drawing holds a cross-drawing delta and is dropped.
     inks = [ink[s:e] for s, e in zip((starts + 1).tolist(), ends.tolist(), strict=True)]

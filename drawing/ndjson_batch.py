@@ -7,8 +7,8 @@ no spaces) are parsed here instead, every number of the batch in one pass of
 numpy arithmetic over the concatenated bytes; orjson reads only the rest of
 the line. A line this parser is not sure about gets None, and its caller
 parses it with `parse_drawing`, so rejects and their reasons stay the same.
-A returned `Drawing` equals `parse_drawing`'s but for its `xs` and `ys`, which
-are int16 arrays (views into the batch's arrays) instead of lists.
+A returned `Drawing` equals `parse_drawing`'s but for its `xs`, `ys` (int16)
+and `stroke_lengths` (int64): numpy views into the batch's arrays, not lists.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def _strokes(ok, counts, values, ends):
     Returns:
       (ok, xs, ys, points, strokes, stroke_lengths): xs and ys of the ok spans
       concatenated, their points and strokes per ok span, and the points per
-      stroke as a list.
+      stroke (int64).
     """
     if not ok.all():
         keep = np.repeat(ok, counts)
@@ -245,5 +245,5 @@ def _strokes(ok, counts, values, ends):
         y_numbers &= numbers
     xs, ys = values[x_numbers], values[y_numbers]
     strokes = np.bincount(span[x_lists], minlength=len(kept))[fine]
-    stroke_lengths = sizes[x_lists][fine[span[x_lists]]].tolist()
+    stroke_lengths = sizes[x_lists][fine[span[x_lists]]]
     return ok, xs, ys, counts[ok] // 2, strokes, stroke_lengths
