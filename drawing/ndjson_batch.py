@@ -3,10 +3,12 @@
 `ndjson.parse_drawing` costs a Python int per coordinate: orjson builds them
 and numpy converts them back. Lines whose `drawing` is written the way the
 dataset writes it (`[[[x,...],[y,...]],...]`: digits, commas and brackets,
-no spaces) are parsed here instead, every number of the batch in one pass of
-numpy arithmetic over the concatenated bytes; orjson reads only the rest of
-the line. A line this parser is not sure about gets None, and its caller
-parses it with `parse_drawing`, so rejects and their reasons stay the same.
+no spaces) are parsed here instead, every number of the batch by a few
+numpy passes over the concatenated bytes. Their other fields are matched by
+one compiled template when the line has the dataset's layout, else orjson
+reads the line with its drawing cut out. A line this parser is not sure
+about gets None, and its caller parses it with `parse_drawing`, so rejects
+and their reasons stay the same.
 A returned `Drawing` equals `parse_drawing`'s but for its `xs`, `ys` (int16)
 and `stroke_lengths` (int64): numpy views into the batch's arrays, not lists.
 """
