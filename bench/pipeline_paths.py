@@ -40,12 +40,19 @@ def all_lines(directory: Path) -> list[bytes]:
 
 
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
-    """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does."""
-    from drawing import ink, ndjson
+    """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does:
+    canonical lines in bulk (`drawing.ndjson_batch`), the rest one by one."""
+    from drawing import ink, ndjson, ndjson_batch
     from pipeline import records
 
     for i in range(0, len(lines), 512):
-        drawings = [ndjson.parse_drawing(line, classes) for line in lines[i : i + 512]]
+        chunk = lines[i : i + 512]
+        drawings = [
+            drawing or ndjson.parse_drawing(line, classes)
+            for line, drawing in zip(
+                chunk, ndjson_batch.parse_batch(chunk, classes), strict=True
+            )
+        ]
         inks, _ = ink.encode_batch(drawings)
         for drawing, encoded in zip(drawings, inks, strict=True):
             records.serialize(drawing, encoded, classes[drawing.word])

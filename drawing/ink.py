@@ -80,39 +80,60 @@ def encode_batch(
     if not drawings:
         return [], {}
     try:
-        coords = coordinates(
-            list(chain.from_iterable(d.xs for d in drawings)),
-            list(chain.from_iterable(d.ys for d in drawings)),
-        )
+        coords = _batch_coordinates(drawings)
     except BadDrawing:
         return _encode_around_bad_values(drawings)
     errors: dict[int, BadDrawing] = {}
-    flat = coords.T
-    lengths = np.fromiter((d.num_points for d in drawings), np.int64, len(drawings))
+    lengths = np.fromiter(map(len, (d.xs for d in drawings)), np.int64, len(drawings))
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    lower = np.minimum.reduceat(flat, starts, axis=0)
+    lower = np.minimum.reduceat(coords, starts, axis=1)
     # A drawing spanning more than float32 holds gets no ink (see
     # `normalize_and_delta`); its overflows stay in its own rows.
     with np.errstate(over="ignore", invalid="ignore"):
-        scale = np.maximum.reduceat(flat, starts, axis=0) - lower
-        for i in np.flatnonzero(~np.isfinite(scale).all(axis=1)).tolist():
+        scale = np.maximum.reduceat(coords, starts, axis=1) - lower
+        for i in np.flatnonzero(~np.isfinite(scale).all(axis=0)).tolist():
             errors[i] = BadDrawing(Reason.NON_FINITE, EXTENT_OVERFLOW)
         scale[scale == 0] = 1
-        owner = np.repeat(np.arange(len(drawings)), lengths)
-        normalized = (flat - lower[owner]) / scale[owner]
-        ink = np.empty((flat.shape[0], F.INK_CHANNELS), dtype=np.float32)
-        np.subtract(normalized[1:], normalized[:-1], out=ink[1:, :2])
+        coords -= np.repeat(lower, lengths, axis=1)
+        coords /= np.repeat(scale, lengths, axis=1)
+        ink = np.empty((coords.shape[1], F.INK_CHANNELS), dtype=np.float32)
+        np.subtract(coords[:, 1:], coords[:, :-1], out=ink[1:, :2].T)
     ink[:, 2] = 0.0
-    stroke_ends = (
-        np.cumsum(list(chain.from_iterable(d.stroke_lengths for d in drawings))) - 1
-    )
+    strokes = [d.stroke_lengths for d in drawings]
+    if all(type(s) is np.ndarray for s in strokes):  # from `drawing.ndjson_batch`
+        stroke_ends = np.concatenate(strokes).cumsum() - 1
+    else:
+        stroke_ends = np.fromiter(chain.from_iterable(strokes), np.int64).cumsum() - 1
     ink[stroke_ends, 2] = 1.0
     # Row `start` of each drawing holds a cross-drawing delta and is dropped.
-    return [
-        None if i in errors else ink[s + 1 : e]
-        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
-    ], errors
+    inks = [ink[s:e] for s, e in zip((starts + 1).tolist(), ends.tolist(), strict=True)]
+    for i in errors:
+        inks[i] = None
+    return inks, errors
+
+
+def _batch_coordinates(drawings: list[Drawing]) -> np.ndarray:
+    """float32 [2, N] of every drawing's points; BadDrawing if a value is bad.
+
+    `drawing.ndjson_batch` gives int16 arrays, which are numbers already and
+    convert to float32 as numpy's int64 of the same values does.
+    """
+    xs = [d.xs for d in drawings]
+    if all(type(x) is np.ndarray for x in xs):
+        coords = np.empty((2, sum(map(len, xs))), np.float32)
+        np.concatenate(xs, out=coords[0], casting="unsafe")
+        np.concatenate([d.ys for d in drawings], out=coords[1], casting="unsafe")
+        return coords
+    lists = [_as_lists(d) if type(d.xs) is np.ndarray else d for d in drawings]
+    return coordinates(
+        list(chain.from_iterable(d.xs for d in lists)),
+        list(chain.from_iterable(d.ys for d in lists)),
+    )
+
+
+def _as_lists(drawing: Drawing) -> Drawing:
+    return drawing._replace(xs=drawing.xs.tolist(), ys=drawing.ys.tolist())
 
 
 def _encode_around_bad_values(

@@ -131,10 +131,13 @@ class EncodeStripeFn(beam.DoFn):
                 writer = shards.ShardWriter(
                     self._config.shards_dir, stripe.index, stripe.count
                 )
-        for line in lines:
+        parsed = binary.parse_lines(
+            lines, self._class_index, self._config.max_points, self._config.simplify
+        )
+        for line, drawing in parsed:
             tally.lines_read += 1
             try:
-                drawing = binary.parse_line(
+                drawing = drawing or binary.parse_line(
                     line,
                     self._class_index,
                     self._config.max_points,
