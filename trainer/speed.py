@@ -82,7 +82,10 @@ class SpeedMeter(keras.callbacks.Callback):
         if self.replicas > 1:
             logs[PER_REPLICA] = rate / self.replicas
         if self.wait is not None:
-            logs[INPUT_WAIT] = (self.wait.seconds() - self.waited) / max(seconds, 1e-9)
+            # tf.distribute prefetches the wrapped dataset, so an input-bound
+            # period also counts the elements made ahead for the next one.
+            waited = (self.wait.seconds() - self.waited) / max(seconds, 1e-9)
+            logs[INPUT_WAIT] = min(waited, 1.0)
 
 
 def describe(entry: dict) -> str:
