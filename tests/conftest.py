@@ -28,14 +28,33 @@ from tests.product import (
 # Test processes
 
 
+# The test groups that take minutes on 2 cores, longest first.
+LONGEST_GROUPS = (
+    "tests.trainer.test_train",
+    "tests.tools.test_demo",
+    "sample_export",
+    "tests.pipeline.test_main",
+)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist's `--dist loadgroup` (`make test`), each module runs in
     one worker, so its module fixtures are built once; the modules that share a
-    session model say so with `pytest.mark.xdist_group(<fixture>)`."""
+    session model say so with `pytest.mark.xdist_group(<fixture>)`. The groups
+    of several minutes go first, then the other slow tests, so that the quick
+    ones fill the end (`make test` keeps this order: --no-loadscope-reorder)."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group").args[0]
+        if group in LONGEST_GROUPS:
+            return LONGEST_GROUPS.index(group)
+        return len(LONGEST_GROUPS) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)
 
 
 # ----------------------------------------------------------------------------
