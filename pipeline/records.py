@@ -62,13 +62,11 @@ def _entry(key: bytes, kind: bytes, values: bytes) -> bytes:
     return _delimited(_FIELD_1, key + _delimited(b"", feature))
 
 
-@functools.cache
 def _head(key: bytes, kind: bytes, size: int) -> bytes:
     """The bytes of `_entry(key, kind, values)` before `values` of `size` bytes."""
     return _entry(key, kind, b"\0" * size)[:-size] if size else _entry(key, kind, b"")
 
 
-@functools.cache
 def _int64_entry(key: bytes, *values: int) -> bytes:
     return _entry(key, _INT64_LIST, b"".join(map(_varint, values)))
 
