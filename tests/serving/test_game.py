@@ -66,7 +66,8 @@ def scores(url: str, drawings: list, asked: list[str], k: int) -> list[float]:
         chunk = drawings[start : start + MAX_INSTANCES]
         body = {"instances": [{"drawing": d} for d in chunk], "parameters": {"k": k}}
         answers = P.api(url, P.PREDICT, body)["predictions"]
-        for answer, name in zip(answers, asked[start:], strict=False):
+        names = asked[start : start + MAX_INSTANCES]
+        for answer, name in zip(answers, names, strict=True):
             classes = answer["classes"]
             out.append(
                 answer["probabilities"][classes.index(name)] if name in classes else 0.0
