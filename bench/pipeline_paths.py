@@ -40,39 +40,45 @@ def all_lines(directory: Path) -> list[bytes]:
 
 
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
-    """parse -> validate -> normalise -> serialised Example, as EncodeStripeFn does:
-    canonical lines in bulk (`drawing.ndjson_batch`), the rest one by one."""
-    from drawing import ink, ndjson, ndjson_batch
-    from pipeline import records
+    """parse -> validate -> normalise -> serialised Example, as the encoder does
+    it for the dataset's own lines (`pipeline.chunk`): a chunk at a time."""
+    from drawing import ndjson_batch
+    from pipeline import chunk, records
 
-    for i in range(0, len(lines), 512):
-        chunk = lines[i : i + 512]
-        drawings = [
-            drawing or ndjson.parse_drawing(line, classes)
-            for line, drawing in zip(
-                chunk, ndjson_batch.parse_batch(chunk, classes), strict=True
-            )
-        ]
-        inks, _ = ink.encode_batch(drawings)
-        for drawing, encoded in zip(drawings, inks, strict=True):
-            records.serialize(drawing, encoded, classes[drawing.word])
+    for i in range(0, len(lines), chunk.CHUNK):
+        columns = ndjson_batch.parse_columns(lines[i : i + chunk.CHUNK], classes)
+        if len(columns.index) < len(lines[i : i + chunk.CHUNK]):
+            raise SystemExit("the bench's input must be in the dataset's layout")
+        words, key_ids, recognized = zip(*columns.fields, strict=True)
+        records.serialize_many(
+            chunk.ink_bytes(columns),
+            [k.encode() for k in key_ids],
+            recognized,
+            [classes[w] for w in words],
+        )
 
 
 def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
-    """The same path from `.bin` bytes, as pipeline.binary and EncodeStripeFn do."""
+    """The same path from `.bin` bytes, as pipeline.binary and the encoder do."""
     from drawing import binary, ink
-    from pipeline import records
+    from pipeline import chunk, records
 
     drawings = []  # every file's drawings, as a work unit's reader gives them
     for word, data in files:
         starts, stop, _ = binary.scan(data)
         ends = [*starts[1:], stop]
         drawings += [(word, data[s:e]) for s, e in zip(starts, ends, strict=True)]
-    for i in range(0, len(drawings), 512):
-        batch = [binary.to_drawing(d, w, classes) for w, d in drawings[i : i + 512]]
+    for i in range(0, len(drawings), chunk.CHUNK):
+        batch = [
+            binary.to_drawing(d, w, classes) for w, d in drawings[i : i + chunk.CHUNK]
+        ]
         inks, _ = ink.encode_batch(batch)
-        for drawing, encoded in zip(batch, inks, strict=True):
-            records.serialize(drawing, encoded, classes[drawing.word])
+        records.serialize_many(
+            [x.tobytes() for x in inks],
+            [d.key_id.encode() for d in batch],
+            [d.recognized for d in batch],
+            [classes[d.word] for d in batch],
+        )
 
 
 def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
@@ -102,7 +108,11 @@ def measure_core(name: str, input_dir: Path, count: int) -> float:
     random.Random(0).shuffle(lines)
     lines = lines[:count]
     classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
-    import tensorflow  # noqa: F401  (its import cost stays outside the timing)
+    # Import costs stay outside the timing: TensorFlow's, and Beam's, which
+    # `pipeline.chunk` imports through `pipeline.binary`.
+    import tensorflow  # noqa: F401
+
+    from pipeline import chunk  # noqa: F401
 
     fn = {"ours": core_ours, "baseline": core_baseline, "binary": core_binary}[name]
     data = as_binary(lines) if name == "binary" else lines

@@ -83,8 +83,44 @@ def encode_batch(
         coords = _batch_coordinates(drawings)
     except BadDrawing:
         return _encode_around_bad_values(drawings)
-    errors: dict[int, BadDrawing] = {}
     lengths = np.fromiter(map(len, (d.xs for d in drawings)), np.int64, len(drawings))
+    strokes = [d.stroke_lengths for d in drawings]
+    if all(type(s) is np.ndarray for s in strokes):  # from `drawing.ndjson_batch`
+        stroke_lengths = np.concatenate(strokes)
+    else:
+        stroke_lengths = np.fromiter(chain.from_iterable(strokes), np.int64)
+    ink, starts, bad = _encode_flat(coords, lengths, stroke_lengths)
+    ends = starts + lengths
+    # Row `start` of each drawing holds a cross-drawing delta and is dropped.
+    inks = [ink[s:e] for s, e in zip((starts + 1).tolist(), ends.tolist(), strict=True)]
+    errors = {i: BadDrawing(Reason.NON_FINITE, EXTENT_OVERFLOW) for i in bad}
+    for i in errors:
+        inks[i] = None
+    return inks, errors
+
+
+def encode_columns(
+    xs: np.ndarray, ys: np.ndarray, points: np.ndarray, stroke_lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_batch` for drawings given as columns (`ndjson_batch.Columns`).
+
+    Their coordinates are int16, so every extent is finite and no drawing fails.
+
+    Returns:
+      (ink, starts): float32 [sum(points), 3]; drawing j's ink is the rows from
+      starts[j] + 1 to starts[j] + points[j], as one block of bytes.
+    """
+    coords = np.empty((2, len(xs)), np.float32)
+    coords[0], coords[1] = xs, ys
+    ink, starts, _ = _encode_flat(coords, points, stroke_lengths)
+    return ink, starts
+
+
+def _encode_flat(
+    coords: np.ndarray, lengths: np.ndarray, stroke_lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The ink of drawings concatenated in `coords` (float32 [2, N], scaled in
+    place), each drawing's first row, and the drawings too wide for float32."""
     ends = np.cumsum(lengths)
     starts = ends - lengths
     lower = np.minimum.reduceat(coords, starts, axis=1)
@@ -92,25 +128,15 @@ def encode_batch(
     # `normalize_and_delta`); its overflows stay in its own rows.
     with np.errstate(over="ignore", invalid="ignore"):
         scale = np.maximum.reduceat(coords, starts, axis=1) - lower
-        for i in np.flatnonzero(~np.isfinite(scale).all(axis=0)).tolist():
-            errors[i] = BadDrawing(Reason.NON_FINITE, EXTENT_OVERFLOW)
+        bad = np.flatnonzero(~np.isfinite(scale).all(axis=0)).tolist()
         scale[scale == 0] = 1
         coords -= np.repeat(lower, lengths, axis=1)
         coords /= np.repeat(scale, lengths, axis=1)
         ink = np.empty((coords.shape[1], F.INK_CHANNELS), dtype=np.float32)
         np.subtract(coords[:, 1:], coords[:, :-1], out=ink[1:, :2].T)
     ink[:, 2] = 0.0
-    strokes = [d.stroke_lengths for d in drawings]
-    if all(type(s) is np.ndarray for s in strokes):  # from `drawing.ndjson_batch`
-        stroke_ends = np.concatenate(strokes).cumsum() - 1
-    else:
-        stroke_ends = np.fromiter(chain.from_iterable(strokes), np.int64).cumsum() - 1
-    ink[stroke_ends, 2] = 1.0
-    # Row `start` of each drawing holds a cross-drawing delta and is dropped.
-    inks = [ink[s:e] for s, e in zip((starts + 1).tolist(), ends.tolist(), strict=True)]
-    for i in errors:
-        inks[i] = None
-    return inks, errors
+    ink[np.cumsum(stroke_lengths) - 1, 2] = 1.0
+    return ink, starts, bad
 
 
 def _batch_coordinates(drawings: list[Drawing]) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from drawing import features as F
+from drawing.columns import Columns
 from drawing.ndjson import DEFAULT_MAX_POINTS, Drawing
 
 # The dataset's own lines, fields in its order, strings of printable ASCII
@@ -65,22 +66,32 @@ def parse_batch(
       int16 array coordinates), or None where `parse_drawing` must be asked.
     """
     out: list[Drawing | None] = [None] * len(lines)
+    columns = parse_columns(lines, class_index, max_points)
+    for i, drawing in zip(columns.index, columns.drawings(), strict=True):
+        out[i] = drawing
+    return out
+
+
+def parse_columns(
+    lines: Sequence[bytes],
+    class_index: Mapping[str, int] | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> Columns:
+    """`parse_batch` as columns, for callers that work on whole batches.
+
+    Returns:
+      The canonical lines' drawings; `index` says which lines they are. Every
+      other line must be parsed by `parse_drawing`.
+    """
     index, fields, spans = _other_fields(lines, class_index)
     if not spans:
-        return out
+        return Columns.none()
     ok, counts, values, ends = _numbers(spans, max_points)
     ok, xs, ys, points, strokes, stroke_lengths = _strokes(ok, counts, values, ends)
     if not ok.all():
         index = list(compress(index, ok.tolist()))
         fields = list(compress(fields, ok.tolist()))
-    point_end = np.cumsum(points).tolist()
-    stroke_end = np.cumsum(strokes).tolist()
-    new = tuple.__new__  # Drawing(...) costs 4x as much, in keyword handling
-    p = s = 0
-    for i, f, p_end, s_end in zip(index, fields, point_end, stroke_end, strict=True):
-        out[i] = new(Drawing, (*f, xs[p:p_end], ys[p:p_end], stroke_lengths[s:s_end]))
-        p, s = p_end, s_end
-    return out
+    return Columns(index, fields, xs, ys, points, strokes, stroke_lengths)
 
 
 def _other_fields(

@@ -13,6 +13,8 @@ import bisect
 import collections
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from drawing.features import SPLITS
 
 # Bin edges of points per drawing: fine where most drawings are, coarse in the
@@ -59,6 +61,9 @@ def _length_bin(num_points: int) -> int:
 _BINS = [_length_bin(n) for n in range(LENGTH_BIN_EDGES[-1] + 1)]
 
 
+_BIN_OF = np.array(_BINS)
+
+
 def length_bin(num_points: int) -> int:
     """Index of the bin [edge_i, edge_i+1) holding num_points."""
     return _BINS[num_points] if num_points < len(_BINS) else _BINS[-1]
@@ -76,6 +81,12 @@ class Tally:
         self.written: collections.Counter = collections.Counter()  # (word, split)
         self.dropped: collections.Counter = collections.Counter()  # (word, split)
         self.lengths = [0] * (len(LENGTH_BIN_EDGES) - 1)
+
+    def count_lengths(self, points: np.ndarray) -> None:
+        """Adds drawings of `points` points each to the length histogram."""
+        bins = _BIN_OF[np.minimum(points, len(_BIN_OF) - 1)]
+        for k, n in enumerate(np.bincount(bins, minlength=len(self.lengths)).tolist()):
+            self.lengths[k] += n
 
     def as_dict(self) -> dict:
         out = empty()

@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import itertools
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from drawing import binary, ndjson, ndjson_batch
+from drawing import binary, ndjson
 from pipeline import reader, sources
 
 PLAN_BLOCK = 16 << 20  # bytes a planning walk reads at a time
 PARTIAL_BYTES = 4096  # bytes of a broken drawing kept for errors/
-CHUNK = 512  # lines the batch parser reads at once
 _BINARY = re.compile(r"\.bin(\.(gz|bz2|xz|zst|deflate))?$")
 
 log = logging.getLogger(__name__)
@@ -81,28 +79,6 @@ def parse_line(
             line.data, line.word, class_index, max_points, simplify=simplify
         )
     return ndjson.parse_drawing(line.data, class_index, max_points, simplify=simplify)
-
-
-def parse_lines(
-    lines: Iterable[reader.Line | Record],
-    class_index: Mapping[str, int],
-    max_points: int,
-    simplify: bool = False,
-) -> Iterator[tuple[reader.Line | Record, ndjson.Drawing | None]]:
-    """Each line with its drawing from `drawing.ndjson_batch`, read a chunk at a
-    time, or with None: the batch parser was not sure, so `parse_line` decides."""
-    lines = iter(lines)
-    while chunk := list(itertools.islice(lines, CHUNK)):
-        texts = [line.data for line in chunk if type(line) is not Record]
-        drawings: list = [None] * len(chunk)
-        if texts and not simplify:
-            try:
-                parsed = iter(ndjson_batch.parse_batch(texts, class_index, max_points))
-            except Exception:  # a bug here must cost speed, never lines
-                log.exception("the batch parser failed; parsing line by line")
-                parsed = iter(drawings)
-            drawings = [None if type(x) is Record else next(parsed) for x in chunk]
-        yield from zip(chunk, drawings, strict=True)
 
 
 def _damage(

@@ -1,91 +1,33 @@
 """Beam composites: stripes of ndjson lines -> capped, split, serialised Examples.
 
-The glue stays thin: parsing and encoding live in `drawing.ink` and
-`pipeline.records`, the split in `pipeline.split`, the accounting in
-`pipeline.accounting`. Labels are stable so Dataflow update/monitoring keeps working.
+The glue stays thin: a work unit's chunks are encoded by `pipeline.chunk`
+(parsing and ink in `drawing`, the records in `pipeline.records`, the split in
+`pipeline.split`), its counts kept by `pipeline.accounting`. Labels are stable
+so Dataflow update/monitoring keeps working.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
-import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from drawing import ink, ndjson
+from drawing import ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import (
-    accounting,
-    binary,
-    reader,
-    records,
-    rejects,
-    shards,
-    sources,
-    split,
-)
-from pipeline.config import PipelineConfig
+from pipeline import accounting, binary, chunk, reader, rejects, shards, sources
+from pipeline.encode_config import EncodeConfig
 
 REJECTED = "rejected"
 TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
 STATS = "stats"
 SHARDS = "shards"  # a manifest entry per shard that the encoder wrote
-BATCH = 512
 NAMESPACE = "quickdraw"
 PROGRESS = "progress:"  # prefix the CLI lets through from workers' logs
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class EncodeConfig:
-    """What the encoder needs to know; picklable for the workers.
-
-    Built from the run's `PipelineConfig` by `of`, which holds the defaults.
-    """
-
-    classes: tuple[str, ...]
-    eval_fraction: float
-    max_points: int
-    recognized_only: bool
-    simplify: bool  # raw-format input: simplify as the dataset's drawings were
-    train_per_class: int
-    eval_per_class: int
-    # Share of kept training drawings, chosen by key_id hash, whose raw strokes
-    # go to tf.Transform's analysis; 0 turns the analysis off.
-    analysis_fraction: float
-    # Where the encoder writes its own shards (`pipeline.shards`); None hands
-    # the records to Beam's WriteToTFRecord instead (a fixed --num_shards).
-    shards_dir: str | None
-
-    @classmethod
-    def of(
-        cls,
-        config: PipelineConfig,
-        classes: Sequence[str],
-        analysis_fraction: float,
-        shards_dir: str | None = None,
-    ) -> EncodeConfig:
-        """The run's settings for `classes`, with the analysis share resolved."""
-        given = ("classes", "analysis_fraction", "shards_dir")
-        shared = {
-            f.name: getattr(config, f.name)
-            for f in dataclasses.fields(cls)
-            if f.name not in given
-        }
-        return cls(
-            classes=tuple(classes),
-            analysis_fraction=analysis_fraction,
-            shards_dir=shards_dir,
-            **shared,
-        )
-
-    def cap(self, split_name: str) -> int:
-        return self.train_per_class if split_name == TRAIN else self.eval_per_class
 
 
 class EncodeStripeFn(beam.DoFn):
@@ -122,7 +64,6 @@ class EncodeStripeFn(beam.DoFn):
         thresholds: Mapping[tuple[int, str], int] | None = None,
     ) -> Iterator:
         tally = accounting.Tally()
-        batch: list[tuple[reader.Line, ndjson.Drawing]] = []
         lines, damaged = binary.read_stripe(stripe)
         writer = None
         if not self._priorities_only:
@@ -131,34 +72,13 @@ class EncodeStripeFn(beam.DoFn):
                 writer = shards.ShardWriter(
                     self._config.shards_dir, stripe.index, stripe.count
                 )
-        parsed = binary.parse_lines(
-            lines, self._class_index, self._config.max_points, self._config.simplify
+        encoder = chunk.ChunkEncoder(
+            self._config, thresholds or {}, self._priorities_only
         )
-        for line, drawing in parsed:
-            tally.lines_read += 1
-            try:
-                drawing = drawing or binary.parse_line(
-                    line,
-                    self._class_index,
-                    self._config.max_points,
-                    simplify=self._config.simplify,
-                )
-            except ndjson.BadDrawing as err:
-                yield from self._reject(tally, line, err.reason.value, str(err))
-                continue
-            except Exception:  # a bug must not cost the stripe: keep the line
-                yield from self._reject(
-                    tally, line, "internal_error", traceback.format_exc()
-                )
-                continue
-            if self._config.recognized_only and not drawing.recognized:
-                tally.filtered += 1
-                continue
-            batch.append((line, drawing))
-            if len(batch) == BATCH:
-                yield from self._encode(batch, tally, thresholds or {}, writer)
-                batch = []
-        yield from self._encode(batch, tally, thresholds or {}, writer)
+        for start in range(0, len(lines), chunk.CHUNK):
+            done = encoder.encode(lines[start : start + chunk.CHUNK], tally)
+            yield from self._emit(done, tally, writer)
+        encoder.finish(tally)
         self._count(tally)
         if writer:
             for shard in writer.close():
@@ -174,6 +94,23 @@ class EncodeStripeFn(beam.DoFn):
                 sum(tally.written.values()),
                 sum(tally.rejected.values()),
             )
+
+    def _emit(self, done: chunk.Encoded, tally, writer) -> Iterator:
+        """A chunk's rejects, records and raw examples, or its priorities."""
+        for line, reason, detail in done.rejects:
+            yield from self._reject(tally, line, reason, detail)
+        for split_name, class_index, priority in done.priorities:
+            yield beam.pvalue.TaggedOutput(split_name, (class_index, priority))
+        for split_name, examples in done.records.items():
+            if writer:
+                writer.add_many(split_name, examples)
+            else:
+                for example in examples:
+                    yield beam.pvalue.TaggedOutput(split_name, example)
+        for raw in done.raw:
+            yield beam.pvalue.TaggedOutput(TRAIN_RAW, raw)
+        if writer:
+            writer.flush()
 
     def _count(self, tally: accounting.Tally) -> None:
         """Beam's counters, once per work unit: per record they cost ~1 us each."""
@@ -206,45 +143,6 @@ class EncodeStripeFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 REJECTED, rejects.error_record(line, reason, detail)
             )
-
-    def _encode(self, batch, tally, thresholds, writer) -> Iterator:
-        inks, errors = ink.encode_batch([d for _, d in batch])
-        for i, ((line, drawing), encoded) in enumerate(zip(batch, inks, strict=True)):
-            if encoded is None:
-                err = errors[i]
-                yield from self._reject(tally, line, err.reason.value, str(err))
-                continue
-            class_index = self._class_index[drawing.word]
-            split_name, priority = split.assign(
-                drawing.key_id, self._config.eval_fraction
-            )
-            if self._priorities_only:
-                if self._config.cap(split_name):
-                    yield beam.pvalue.TaggedOutput(split_name, (class_index, priority))
-                continue
-            limit = thresholds.get((class_index, split_name))
-            if limit is not None and priority > limit:
-                tally.dropped[(drawing.word, split_name)] += 1
-                continue
-            tally.written[(drawing.word, split_name)] += 1
-            tally.lengths[accounting.length_bin(drawing.num_points)] += 1
-            example = records.serialize(drawing, encoded, class_index)
-            if writer:
-                writer.add(split_name, example)
-            else:
-                yield beam.pvalue.TaggedOutput(split_name, example)
-            if split_name == TRAIN and self._analyzed(priority):
-                tally.analyzed += 1
-                yield beam.pvalue.TaggedOutput(
-                    TRAIN_RAW, records.serialize_raw(drawing)
-                )
-        if writer:
-            writer.flush()
-
-    def _analyzed(self, priority: int) -> bool:
-        # A deterministic sample from the priority's low 32 bits: the cap ranks
-        # by its high bits, so the sample stays uniform within kept drawings.
-        return (priority & 0xFFFFFFFF) < self._config.analysis_fraction * 2.0**32
 
 
 def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):

@@ -11,8 +11,9 @@ one of a few byte strings, built once and looked up by its length or value.
 
 from __future__ import annotations
 
-import functools
 import struct
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import google_crc32c
 import numpy as np
@@ -86,7 +87,9 @@ class _Table(dict):
 
 _INK_HEAD = _Table(lambda size: _head(_INK, _FLOAT_LIST, size))
 _KEY_HEAD = _Table(lambda size: _head(_KEY_ID, _BYTES_LIST, size))
-_SHAPE_ENTRY = _Table(lambda shape: _int64_entry(_SHAPE, *shape))
+_ROW = 4 * F.INK_CHANNELS  # bytes of one ink row
+# By the ink's rows: its shape is [rows, 3].
+_SHAPE_ENTRY = _Table(lambda rows: _int64_entry(_SHAPE, rows, F.INK_CHANNELS))
 _CLASS_ENTRY = _Table(lambda index: _int64_entry(_CLASS, index))
 _RECOGNIZED_ENTRY = (_int64_entry(_RECOGNIZED, 0), _int64_entry(_RECOGNIZED, 1))
 _F4 = np.dtype("<f4")
@@ -98,21 +101,40 @@ def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
         raw = ink.tobytes()
     else:
         raw = np.ascontiguousarray(ink, dtype=_F4).tobytes()
-    key = drawing.key_id.encode()
-    features = b"".join(
-        (
-            _INK_HEAD[len(raw)],
-            raw,
-            _SHAPE_ENTRY[ink.shape],
-            _CLASS_ENTRY[class_index],
-            # A BytesList repeats field 1 once per value; here there is one.
-            _KEY_HEAD[len(key)],
-            key,
-            _RECOGNIZED_ENTRY[int(drawing.recognized)],
-        )
+    (record,) = serialize_many(
+        [raw], [drawing.key_id.encode()], [drawing.recognized], [class_index]
     )
-    n = len(features)
-    return _FIELD_1 + (_SMALL[n] if n < 16384 else _varint(n)) + features
+    return record
+
+
+def serialize_many(
+    inks: Iterable[bytes],
+    key_ids: Iterable[bytes],
+    recognized: Iterable[bool],
+    class_indices: Iterable[int],
+) -> list[bytes]:
+    """`serialize` for many drawings, each ink given as its float32 bytes
+    (little-endian, [N-1, 3] in C order): one loop of lookups and joins."""
+    ink_head, shape, class_entry = _INK_HEAD, _SHAPE_ENTRY, _CLASS_ENTRY
+    key_head, small, flag = _KEY_HEAD, _SMALL, _RECOGNIZED_ENTRY
+    out = []
+    for raw, key, r, c in zip(inks, key_ids, recognized, class_indices, strict=True):
+        n = len(raw)
+        features = b"".join(
+            (
+                ink_head[n],
+                raw,
+                shape[n // _ROW],
+                class_entry[c],
+                # A BytesList repeats field 1 once per value; here there is one.
+                key_head[len(key)],
+                key,
+                flag[r],
+            )
+        )
+        n = len(features)
+        out.append(_FIELD_1 + (small[n] if n < 16384 else _varint(n)) + features)
+    return out
 
 
 def _masked_crc(data: bytes) -> bytes:
@@ -120,15 +142,27 @@ def _masked_crc(data: bytes) -> bytes:
     return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
-@functools.cache
-def _frame_head(size: int) -> bytes:
+def _frame_head_of(size: int) -> bytes:
     length = struct.pack("<Q", size)
     return length + _masked_crc(length)
 
 
+_FRAME_HEAD = _Table(_frame_head_of)
+
+
 def tfrecord(record: bytes) -> bytes:
     """One record in TFRecord framing: length, its masked CRC-32C, data, its CRC."""
-    return _frame_head(len(record)) + record + _masked_crc(record)
+    return _FRAME_HEAD[len(record)] + record + _masked_crc(record)
+
+
+def tfrecords(records: Sequence[bytes]) -> bytes:
+    """`tfrecord` of each record, joined; the CRCs masked in one numpy pass."""
+    crcs = np.fromiter(map(google_crc32c.value, records), np.uint32, len(records))
+    masked = ((crcs >> 15) | (crcs << 17)) + np.uint32(0xA282EAD8)  # wraps, as & does
+    tails = masked.astype("<u4").tobytes()
+    heads = [_FRAME_HEAD[len(r)] for r in records]
+    crc_of = [tails[i : i + 4] for i in range(0, len(tails), 4)]
+    return b"".join(chain.from_iterable(zip(heads, records, crc_of, strict=True)))
 
 
 def serialize_raw(drawing: Drawing) -> bytes:

@@ -36,30 +36,34 @@ class ShardWriter:
 
     def __init__(self, folder: str, index: int, count: int) -> None:
         self._folder, self._index, self._count = folder, index, count
-        self._pending: dict[str, list[bytes]] = {}
+        self._pending: dict[str, list[bytes]] = {}  # split -> framed blocks
+        self._records: dict[str, int] = {}  # split -> records in _pending
         self._files: dict[str, BinaryIO] = {}
         self._written: dict[str, list[int]] = {}  # split -> [records, bytes]
 
-    def add(self, split_name: str, record: bytes) -> None:
-        self._pending.setdefault(split_name, []).append(records.tfrecord(record))
+    def add_many(self, split_name: str, examples: list[bytes]) -> None:
+        """Frames records of `split_name`, to be written at the next flush."""
+        if examples:
+            self._pending.setdefault(split_name, []).append(records.tfrecords(examples))
+            self._records[split_name] = self._records.get(split_name, 0) + len(examples)
 
     def flush(self, last: bool = False) -> None:
-        """Writes what `add` collected since the last flush."""
+        """Writes what `add_many` collected since the last flush."""
         if last:
             for split_name in F.SPLITS:
                 self._pending.setdefault(split_name, [])
-        for split_name, frames in self._pending.items():
-            if not frames and not last:
+        for split_name, blocks in self._pending.items():
+            if not blocks and not last:
                 continue
             if split_name not in self._files:
                 path = shard_path(self._folder, split_name, self._index, self._count)
                 self._files[split_name] = FileSystems.create(path)
                 self._written[split_name] = [0, 0]
-            data = b"".join(frames)
+            data = b"".join(blocks)
             self._files[split_name].write(data)
-            self._written[split_name][0] += len(frames)
+            self._written[split_name][0] += self._records.pop(split_name, 0)
             self._written[split_name][1] += len(data)
-            frames.clear()
+            blocks.clear()
 
     def close(self) -> list[dict]:
         """Flushes and closes every file; one manifest entry per shard written."""

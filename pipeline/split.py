@@ -8,6 +8,9 @@ the other input files. Caps keep the drawings with the smallest priority.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+
+import numpy as np
 
 from drawing.features import EVAL, TRAIN
 
@@ -28,3 +31,21 @@ def assign(key_id: str, eval_fraction: float) -> tuple[str, int]:
     """(split name, cap priority) for one drawing."""
     u, priority = key_hash(key_id)
     return (EVAL if u < eval_fraction else TRAIN), priority
+
+
+_DIGEST = np.dtype([("u", "<u4"), ("priority", "<u8")])
+
+
+def assign_many(
+    key_ids: Sequence[bytes], eval_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`assign` for many UTF-8 key_ids: (is eval, bool; priority, uint64).
+
+    One digest per key_id, as `key_hash` takes it; the digests are read as
+    numbers together, which is most of the per-key cost saved.
+    """
+    blake = hashlib.blake2b
+    digests = b"".join([blake(k, digest_size=12).digest() for k in key_ids])
+    parts = np.frombuffer(digests, _DIGEST)
+    # u / 2**32 is exact in float64, as `key_hash`'s division is.
+    return parts["u"] / _TWO_32 < eval_fraction, parts["priority"]

@@ -1,0 +1,57 @@
+"""A batch of drawings as columns: one array per field, no object per drawing.
+
+`drawing.ndjson_batch` parses the dataset's lines into it, and the pipeline's
+encoder (`pipeline.chunk`) encodes and serialises it a batch at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from drawing.ndjson import Drawing
+
+
+class Columns(NamedTuple):
+    """The canonical lines of a batch, column by column: no object per drawing.
+
+    Drawing j is `fields[j]` (word, key_id, recognized) with `points[j]`
+    points from `xs`, `ys` (int16, every drawing concatenated) in `strokes[j]`
+    strokes of `stroke_lengths` (int64).
+    """
+
+    index: list[int]  # the line of the batch each drawing comes from
+    fields: list[tuple[str, str, bool]]
+    xs: np.ndarray
+    ys: np.ndarray
+    points: np.ndarray
+    strokes: np.ndarray
+    stroke_lengths: np.ndarray
+
+    @classmethod
+    def none(cls) -> Columns:
+        """No drawing at all."""
+        empty = np.zeros(0, np.int64)
+        return cls([], [], empty.astype(np.int16), empty.astype(np.int16), *[empty] * 3)
+
+    def drawings(self, which: Sequence[int] | None = None) -> list[Drawing]:
+        """A `Drawing` per drawing (or per drawing in `which`), its arrays
+        views into the columns."""
+        point = np.cumsum(np.append(0, self.points)).tolist()
+        stroke = np.cumsum(np.append(0, self.strokes)).tolist()
+        xs, ys, lengths = self.xs, self.ys, self.stroke_lengths
+        new = tuple.__new__  # Drawing(...) costs 4x as much, in keyword handling
+        return [
+            new(
+                Drawing,
+                (
+                    *self.fields[j],
+                    xs[point[j] : point[j + 1]],
+                    ys[point[j] : point[j + 1]],
+                    lengths[stroke[j] : stroke[j + 1]],
+                ),
+            )
+            for j in (range(len(self.fields)) if which is None else which)
+        ]
