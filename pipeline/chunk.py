@@ -236,11 +236,11 @@ class ChunkEncoder:
             )
         sampled = kept & (side == SPLITS.index(TRAIN))
         sampled &= (priority & _LOW_32).astype(np.float64) < self._sample
-        for j in np.flatnonzero(sampled).tolist():
-            where = batch.where[j]
-            drawing = columns.drawings([where])[0] if type(where) is int else where
-            out.raw.append(records.serialize_raw(drawing))
-            tally.analyzed += 1
+        where = [batch.where[j] for j in np.flatnonzero(sampled).tolist()]
+        parsed = iter(columns.drawings([w for w in where if type(w) is int]))
+        for w in where:  # in line order, as the per-line path gave them
+            out.raw.append(records.serialize_raw(next(parsed) if type(w) is int else w))
+        tally.analyzed += len(where)
 
     def finish(self, tally: accounting.Tally) -> None:
         """Adds the (word, split) counts of every chunk so far to `tally`."""

@@ -15,6 +15,7 @@ stats.json, errors/ and the summary.
 from __future__ import annotations
 
 import dataclasses
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +24,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import decompress
 from pipeline.sources import Chunk, Stripe
+
+# What bytes.isspace() counts as whitespace, by byte value.
+_SPACE = np.isin(np.arange(256), list(b" \t\n\r\x0b\x0c"))
 
 
 class Line(NamedTuple):
@@ -97,15 +101,30 @@ def _read_range(chunk: Chunk) -> tuple[bytes, int]:
 def _split_lines(
     path: str, data: bytes, offset: int, line_number: int | None
 ) -> list[Line]:
-    lines = []
-    for raw in data.split(b"\n"):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if line and not line.isspace():  # as line.strip(), without the copy
-            lines.append(Line(path, offset, line_number, line))
-        offset += len(raw) + 1
-        if line_number is not None:
-            line_number += 1
-    return lines
+    """The non-blank lines of `data`, without `\n` or a final `\r`, as `Line`s.
+
+    numpy finds where lines start and which may be blank (empty, or starting
+    with whitespace); only those are looked at one by one.
+    """
+    if not data:
+        return []
+    raws = data.split(b"\n")
+    sizes = np.fromiter(map(len, raws), np.int64, len(raws))
+    starts = np.cumsum(sizes + 1) - (sizes + 1)
+    first = np.frombuffer(data, np.uint8)[np.minimum(starts, len(data) - 1)]
+    maybe = np.flatnonzero((sizes <= 1) | _SPACE[first])  # b"\r" is blank too
+    if b"\r" in data:
+        raws = [raw[:-1] if raw.endswith(b"\r") else raw for raw in raws]
+    numbers = (
+        range(line_number, line_number + len(raws))
+        if line_number is not None
+        else repeat(None)
+    )
+    # tuple.__new__ in map builds the NamedTuples in C, a third of Line(...).
+    rows = zip(repeat(path), (starts + offset).tolist(), numbers, raws)
+    lines = list(map(tuple.__new__, repeat(Line), rows))
+    blank = {i for i in maybe.tolist() if not raws[i] or raws[i].isspace()}
+    return [line for i, line in enumerate(lines) if i not in blank] if blank else lines
 
 
 def read_chunk(chunk: Chunk) -> tuple[list[Line], Damage | None]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from drawing import examples, ink, ndjson
 from drawing import features as F
-from drawing import ink, ndjson
 from pipeline import records
 from tests.shared_data import requires_sample
 from tests.synthetic import example
@@ -58,3 +58,30 @@ def test_the_tutorial_feature_spec_reads_the_record():
     )
     assert parsed[F.SHAPE].numpy().tolist() == [2, 3]
     assert parsed[F.CLASS_INDEX].numpy().tolist() == [3]
+
+
+def _raw_check(lines: list[bytes]) -> None:
+    for line in lines:
+        drawing = ndjson.parse_drawing(line)
+        fast = tf.train.Example.FromString(records.serialize_raw(drawing))
+        reference = tf.train.Example.FromString(
+            examples.raw_example(
+                drawing.xs, drawing.ys, drawing.stroke_lengths, drawing.word
+            )
+        )
+        assert fast == reference
+
+
+def test_raw_examples_are_the_protobuf_ones():
+    _raw_check(
+        [
+            b'{"word":"cat","key_id":"1","drawing":[[[0,5.5,1e30],[1,-2,3]]]}',
+            b'{"word":"\\u00fcber","key_id":"2","drawing":[[[16777217],[3]],'
+            b"[[0,1],[2,3]]]}",
+        ]
+    )
+
+
+@requires_sample
+def test_every_real_drawing_gives_the_same_raw_example():
+    _raw_check(sample.all_lines()[::7])
