@@ -45,16 +45,17 @@ def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
     from drawing import ndjson_batch
     from pipeline import chunk, records
 
+    class_bytes = {c.encode(): i for c, i in classes.items()}
     for i in range(0, len(lines), chunk.CHUNK):
         columns = ndjson_batch.parse_columns(lines[i : i + chunk.CHUNK], classes)
         if len(columns.index) < len(lines[i : i + chunk.CHUNK]):
             raise SystemExit("the bench's input must be in the dataset's layout")
-        words, key_ids, recognized = zip(*columns.fields, strict=True)
+        words, recognized, key_ids = zip(*columns.fields, strict=True)
         records.serialize_many(
             chunk.ink_bytes(columns),
-            [k.encode() for k in key_ids],
-            recognized,
-            [classes[w] for w in words],
+            key_ids,
+            [r == b"true" for r in recognized],
+            [class_bytes[w] for w in words],
         )
 
 

@@ -17,13 +17,14 @@ from drawing.ndjson import Drawing
 class Columns(NamedTuple):
     """The canonical lines of a batch, column by column: no object per drawing.
 
-    Drawing j is `fields[j]` (word, key_id, recognized) with `points[j]`
-    points from `xs`, `ys` (int16, every drawing concatenated) in `strokes[j]`
-    strokes of `stroke_lengths` (int64).
+    Drawing j has `fields[j]` (word, recognized, key_id) and `points[j]` points
+    from `xs`, `ys` (int16, every drawing concatenated) in `strokes[j]` strokes
+    of `stroke_lengths` (int64). The fields stay as the line's UTF-8 bytes
+    (recognized as b"true" or b"false"): the records take them as bytes.
     """
 
     index: list[int]  # the line of the batch each drawing comes from
-    fields: list[tuple[str, str, bool]]
+    fields: list[tuple[bytes, bytes, bytes]]
     xs: np.ndarray
     ys: np.ndarray
     points: np.ndarray
@@ -47,7 +48,9 @@ class Columns(NamedTuple):
             new(
                 Drawing,
                 (
-                    *self.fields[j],
+                    self.fields[j][0].decode(),
+                    self.fields[j][2].decode(),
+                    self.fields[j][1] == b"true",
                     xs[point[j] : point[j + 1]],
                     ys[point[j] : point[j + 1]],
                     lengths[stroke[j] : stroke[j + 1]],

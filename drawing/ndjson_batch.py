@@ -96,19 +96,19 @@ def parse_columns(
 
 def _other_fields(
     lines: Sequence[bytes], class_index: Mapping[str, int] | None
-) -> tuple[list[int], list[tuple[str, str, bool]], list[bytes]]:
-    """The index, (word, key_id, recognized) and `drawing` value bytes of each
-    line whose fields but the drawing pass `parse_drawing`'s checks."""
+) -> tuple[list[int], list[tuple[bytes, bytes, bytes]], list[bytes]]:
+    """The index, fields (as `Columns.fields`) and `drawing` value bytes of
+    each line whose fields but the drawing pass `parse_drawing`'s checks."""
     index, fields, spans = [], [], []
     template = _TEMPLATE.match
+    words = None if class_index is None else {w.encode() for w in class_index}
     for i, line in enumerate(lines):
         found = template(line)
         if found is not None and line.endswith(_LINE_END):
-            word, recognized, key_id = found.groups()
-            word = word.decode()
-            if class_index is None or word in class_index:
+            raw = found.groups()  # (word, recognized, key_id): no decoding here
+            if words is None or raw[0] in words:
                 index.append(i)
-                fields.append((word, key_id.decode(), recognized == b"true"))
+                fields.append(raw)
                 spans.append(line[found.end() - 3 : -1])
             continue
         start = line.find(_KEY)
@@ -146,9 +146,9 @@ def _other_fields(
             key_id = str(key_id)
         elif type(key_id) is not str or not key_id:
             continue
-        recognized = record.get(F.RECOGNIZED) is not False
+        recognized = b"false" if record.get(F.RECOGNIZED) is False else b"true"
         index.append(i)
-        fields.append((word, key_id, recognized))
+        fields.append((word.encode(), recognized, key_id.encode()))
         spans.append(line[start:end])
     return index, fields, spans
 

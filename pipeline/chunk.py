@@ -102,6 +102,7 @@ class ChunkEncoder:
         self._config = config
         self._priorities_only = priorities_only
         self._class_index = {c: i for i, c in enumerate(config.classes)}
+        self._class_bytes = {c.encode(): i for i, c in enumerate(config.classes)}
         self._limits = np.full((len(SPLITS), len(config.classes)), _NO_LIMIT)
         for (class_index, split_name), limit in thresholds.items():
             # Every priority is below 2**64: a larger limit keeps them all.
@@ -157,13 +158,13 @@ class ChunkEncoder:
             inks = [b""] * len(columns.index)
         else:
             inks = ink_bytes(columns)
-        words, key_ids, recognized = (
+        words, recognized, key_ids = (
             zip(*columns.fields, strict=True) if columns.fields else ((),) * 3
         )
         batch = _Batch(
-            classes=list(map(self._class_index.__getitem__, words)),
-            key_ids=list(map(str.encode, key_ids)),
-            recognized=list(recognized),
+            classes=list(map(self._class_bytes.__getitem__, words)),
+            key_ids=list(key_ids),
+            recognized=list(map(b"true".__eq__, recognized)),
             points=columns.points,
             inks=inks,
             where=list(range(len(columns.index))),
