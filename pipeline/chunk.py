@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Mapping
+from itertools import compress
 from typing import NamedTuple
 
 import numpy as np
@@ -226,15 +227,17 @@ class ChunkEncoder:
         self._written += np.bincount((side * n + classes)[kept], minlength=2 * n)
         tally.count_lengths(batch.points[kept])
         for s, split_name in enumerate(SPLITS):
-            js = np.flatnonzero(kept & (side == s)).tolist()
-            out.records[split_name].extend(
-                records.serialize_many(
-                    [batch.inks[j] for j in js],
-                    [batch.key_ids[j] for j in js],
-                    [batch.recognized[j] for j in js],
-                    [batch.classes[j] for j in js],
+            mask = (kept & (side == s)).tolist()
+            columns_of_split = (
+                compress(column, mask)
+                for column in (
+                    batch.inks,
+                    batch.key_ids,
+                    batch.recognized,
+                    batch.classes,
                 )
             )
+            out.records[split_name].extend(records.serialize_many(*columns_of_split))
         sampled = kept & (side == SPLITS.index(TRAIN))
         sampled &= (priority & _LOW_32).astype(np.float64) < self._sample
         where = [batch.where[j] for j in np.flatnonzero(sampled).tolist()]

@@ -59,10 +59,10 @@ class ShardWriter:
                 path = shard_path(self._folder, split_name, self._index, self._count)
                 self._files[split_name] = FileSystems.create(path)
                 self._written[split_name] = [0, 0]
-            data = b"".join(blocks)
-            self._files[split_name].write(data)
+            for block in blocks:
+                self._files[split_name].write(block)
+                self._written[split_name][1] += len(block)
             self._written[split_name][0] += self._records.pop(split_name, 0)
-            self._written[split_name][1] += len(data)
             blocks.clear()
 
     def close(self) -> list[dict]:
