@@ -55,7 +55,7 @@ class _Batch(NamedTuple):
     key_ids: list[bytes]
     recognized: list[bool]
     points: np.ndarray
-    inks: list[bytes]  # each drawing's float32 ink bytes; empty if not encoded
+    inks: list  # each drawing's float32 ink bytes (or a view); empty if not encoded
     where: list  # each drawing's place in the columns, or its `Drawing`
 
 
@@ -78,14 +78,15 @@ def parse_canonical(
     return columns
 
 
-def ink_bytes(columns: Columns) -> list[bytes]:
-    """Each drawing's float32 ink bytes, as `records.serialize_many` takes them."""
+def ink_bytes(columns: Columns) -> list[memoryview]:
+    """Each drawing's float32 ink bytes, as `records.serialize_many` takes them:
+    views into one buffer, copied once, into the record."""
     if not columns.index:
         return []
     flat, starts = ink.encode_columns(
         columns.xs, columns.ys, columns.points, columns.stroke_lengths
     )
-    raw = flat.tobytes()
+    raw = memoryview(flat.astype("<f4", copy=False)).cast("B")
     begin = ((starts + 1) * _ROW).tolist()
     end = ((starts + columns.points) * _ROW).tolist()
     return [raw[b:e] for b, e in zip(begin, end, strict=True)]

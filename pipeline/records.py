@@ -111,7 +111,7 @@ def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
 
 
 def serialize_many(
-    inks: Iterable[bytes],
+    inks: Iterable[bytes | memoryview],
     key_ids: Iterable[bytes],
     recognized: Iterable[bool],
     class_indices: Iterable[int],
