@@ -39,47 +39,52 @@ def all_lines(directory: Path) -> list[bytes]:
     ]
 
 
+def _serialize(columns, class_bytes: dict[bytes, int]) -> list[bytes]:
+    """The Example bytes of parsed columns, as `pipeline.chunk` makes them."""
+    from pipeline import chunk, records
+
+    words, recognized, key_ids = zip(*columns.fields, strict=True)
+    return records.serialize_many(
+        chunk.ink_bytes(columns),
+        key_ids,
+        [r == b"true" for r in recognized],
+        [class_bytes[w] for w in words],
+    )
+
+
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
     """parse -> validate -> normalise -> serialised Example, as the encoder does
     it for the dataset's own lines (`pipeline.chunk`): a chunk at a time."""
     from drawing import ndjson_batch
-    from pipeline import chunk, records
+    from pipeline import chunk
 
     class_bytes = {c.encode(): i for c, i in classes.items()}
     for i in range(0, len(lines), chunk.CHUNK):
         columns = ndjson_batch.parse_columns(lines[i : i + chunk.CHUNK], classes)
         if len(columns.index) < len(lines[i : i + chunk.CHUNK]):
             raise SystemExit("the bench's input must be in the dataset's layout")
-        words, recognized, key_ids = zip(*columns.fields, strict=True)
-        records.serialize_many(
-            chunk.ink_bytes(columns),
-            key_ids,
-            [r == b"true" for r in recognized],
-            [class_bytes[w] for w in words],
-        )
+        _serialize(columns, class_bytes)
 
 
 def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
     """The same path from `.bin` bytes, as pipeline.binary and the encoder do."""
-    from drawing import binary, ink
-    from pipeline import chunk, records
+    from drawing import binary, binary_batch
+    from pipeline import chunk
 
-    drawings = []  # every file's drawings, as a work unit's reader gives them
+    class_bytes = {c.encode(): i for c, i in classes.items()}
+    drawings, words = [], []  # every file's drawings, as a work unit's reader gives
     for word, data in files:
         starts, stop, _ = binary.scan(data)
         ends = [*starts[1:], stop]
-        drawings += [(word, data[s:e]) for s, e in zip(starts, ends, strict=True)]
+        drawings += [data[s:e] for s, e in zip(starts, ends, strict=True)]
+        words += [word] * len(starts)
     for i in range(0, len(drawings), chunk.CHUNK):
-        batch = [
-            binary.to_drawing(d, w, classes) for w, d in drawings[i : i + chunk.CHUNK]
-        ]
-        inks, _ = ink.encode_batch(batch)
-        records.serialize_many(
-            [x.tobytes() for x in inks],
-            [d.key_id.encode() for d in batch],
-            [d.recognized for d in batch],
-            [classes[d.word] for d in batch],
+        columns = binary_batch.parse_columns(
+            drawings[i : i + chunk.CHUNK], words[i : i + chunk.CHUNK], classes
         )
+        if len(columns.index) < len(drawings[i : i + chunk.CHUNK]):
+            raise SystemExit("the bench's binary input must be all valid drawings")
+        _serialize(columns, class_bytes)
 
 
 def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:

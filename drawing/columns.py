@@ -37,6 +37,19 @@ class Columns(NamedTuple):
         empty = np.zeros(0, np.int64)
         return cls([], [], empty.astype(np.int16), empty.astype(np.int16), *[empty] * 3)
 
+    @classmethod
+    def concat(cls, parts: Sequence[Columns]) -> Columns:
+        """The drawings of every part, in order; `index` as each part has it."""
+        parts = [p for p in parts if p.index]
+        if len(parts) < 2:
+            return parts[0] if parts else cls.none()
+        arrays = ("xs", "ys", "points", "strokes", "stroke_lengths")
+        return cls(
+            [i for p in parts for i in p.index],
+            [f for p in parts for f in p.fields],
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in arrays),
+        )
+
     def drawings(self, which: Sequence[int] | None = None) -> list[Drawing]:
         """A `Drawing` per drawing (or per drawing in `which`), its arrays
         views into the columns."""

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from drawing import ink, ndjson, ndjson_batch
+from drawing import binary_batch, ink, ndjson, ndjson_batch
 from drawing.columns import Columns
 from drawing.features import SPLITS, TRAIN
 from pipeline import accounting, binary, records, split
@@ -62,20 +62,32 @@ class _Batch(NamedTuple):
 def parse_canonical(
     lines: list, config: EncodeConfig, class_index: Mapping[str, int]
 ) -> Columns:
-    """The chunk's lines that `ndjson_batch` parses, `index` counting all lines."""
-    texts = [i for i, line in enumerate(lines) if type(line) is not binary.Record]
-    if not texts or config.simplify:
+    """The chunk's lines and binary drawings that the batch parsers take
+    (`drawing.ndjson_batch`, `drawing.binary_batch`), `index` counting all."""
+    if config.simplify:
         return Columns.none()
-    try:
-        columns = ndjson_batch.parse_columns(
-            [lines[i].data for i in texts], class_index, config.max_points
-        )
-    except Exception:  # a bug here must cost speed, never lines
+    texts, drawings = [], []
+    for i, line in enumerate(lines):
+        (drawings if type(line) is binary.Record else texts).append(i)
+    parts = []
+    try:  # a bug here must cost speed, never lines
+        if texts:
+            part = ndjson_batch.parse_columns(
+                [lines[i].data for i in texts], class_index, config.max_points
+            )
+            parts.append(part._replace(index=[texts[i] for i in part.index]))
+        if drawings:
+            part = binary_batch.parse_columns(
+                [lines[i].data for i in drawings],
+                [lines[i].word for i in drawings],
+                class_index,
+                config.max_points,
+            )
+            parts.append(part._replace(index=[drawings[i] for i in part.index]))
+    except Exception:
         log.exception("the batch parser failed; parsing line by line")
         return Columns.none()
-    if len(texts) < len(lines):
-        columns = columns._replace(index=[texts[i] for i in columns.index])
-    return columns
+    return Columns.concat(parts)
 
 
 def ink_bytes(columns: Columns) -> list[memoryview]:
@@ -193,7 +205,7 @@ class ChunkEncoder:
     def _merge(self, first: tuple[list[int], _Batch], second) -> _Batch:
         """Two batches as one, in the order of their lines."""
         (index_a, a), (index_b, b) = first, second
-        if not index_b:
+        if not index_b and all(map(int.__lt__, index_a, index_a[1:])):
             return a
         if not index_a:
             return b
