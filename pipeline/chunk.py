@@ -21,12 +21,12 @@ import numpy as np
 
 from drawing import binary_batch, ink, ndjson, ndjson_batch
 from drawing.columns import Columns
-from drawing.features import SPLITS, TRAIN
+from drawing.features import INK_CHANNELS, SPLITS, TRAIN
 from pipeline import accounting, binary, records, split
 from pipeline.encode_config import EncodeConfig
 
 CHUNK = 512  # lines parsed and encoded at once
-_ROW = 4 * 3  # bytes of one float32 ink row
+_ROW = 4 * INK_CHANNELS  # bytes of one float32 ink row
 _NO_LIMIT = np.iinfo(np.uint64).max
 _LOW_32 = np.uint64(0xFFFFFFFF)
 
@@ -141,7 +141,7 @@ class ChunkEncoder:
         return out
 
     def _parse_others(self, lines, taken, out, tally) -> list:
-        """(line index, `Drawing`) of the lines the batch parser left."""
+        """(line index, line, `Drawing`) of the lines the batch parser left."""
         if len(taken) == len(lines):
             return []
         taken, others, config = set(taken), [], self._config
