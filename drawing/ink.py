@@ -102,7 +102,7 @@ def encode_batch(
 def encode_columns(
     xs: np.ndarray, ys: np.ndarray, points: np.ndarray, stroke_lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`encode_batch` for drawings given as columns (`ndjson_batch.Columns`).
+    """`encode_batch` for drawings given as columns (`drawing.columns.Columns`).
 
     Their coordinates are int16, so every extent is finite and no drawing fails.
 

@@ -57,16 +57,8 @@ def _length_bin(num_points: int) -> int:
     )
 
 
-# Every bin up to the last edge, looked up once per written drawing.
-_BINS = [_length_bin(n) for n in range(LENGTH_BIN_EDGES[-1] + 1)]
-
-
-_BIN_OF = np.array(_BINS)
-
-
-def length_bin(num_points: int) -> int:
-    """Index of the bin [edge_i, edge_i+1) holding num_points."""
-    return _BINS[num_points] if num_points < len(_BINS) else _BINS[-1]
+# The bin of every point count up to the last edge; longer ones share the last.
+_BIN_OF = np.array([_length_bin(n) for n in range(LENGTH_BIN_EDGES[-1] + 1)])
 
 
 class Tally:

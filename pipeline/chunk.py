@@ -21,12 +21,11 @@ import numpy as np
 
 from drawing import binary_batch, ink, ndjson, ndjson_batch
 from drawing.columns import Columns
-from drawing.features import INK_CHANNELS, SPLITS, TRAIN
+from drawing.features import SPLITS, TRAIN
 from pipeline import accounting, binary, records, split
 from pipeline.encode_config import EncodeConfig
 
 CHUNK = 512  # lines parsed and encoded at once
-_ROW = 4 * INK_CHANNELS  # bytes of one float32 ink row
 _NO_LIMIT = np.iinfo(np.uint64).max
 _LOW_32 = np.uint64(0xFFFFFFFF)
 
@@ -99,8 +98,8 @@ def ink_bytes(columns: Columns) -> list[memoryview]:
         columns.xs, columns.ys, columns.points, columns.stroke_lengths
     )
     raw = memoryview(flat.astype("<f4", copy=False)).cast("B")
-    begin = ((starts + 1) * _ROW).tolist()
-    end = ((starts + columns.points) * _ROW).tolist()
+    begin = ((starts + 1) * records.ROW_BYTES).tolist()
+    end = ((starts + columns.points) * records.ROW_BYTES).tolist()
     return [raw[b:e] for b, e in zip(begin, end, strict=True)]
 
 
@@ -197,7 +196,7 @@ class ChunkEncoder:
             key_ids=[d.key_id.encode() for d in drawings],
             recognized=[d.recognized for d in drawings],
             points=np.array([d.num_points for d in drawings], np.int64),
-            inks=[np.ascontiguousarray(inks[j], "<f4").tobytes() for j in kept],
+            inks=[records.raw_ink(inks[j]) for j in kept],
             where=drawings,
         )
         return [others[j][0] for j in kept], batch

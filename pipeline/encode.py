@@ -47,7 +47,6 @@ class EncodeStripeFn(beam.DoFn):
         # Encoding allocates millions of short-lived lists; move the long-lived
         # module objects (TensorFlow's are many) out of the collector's way.
         gc.freeze()
-        self._class_index = {c: i for i, c in enumerate(self._config.classes)}
         self._lines = Metrics.counter(NAMESPACE, "lines_read")
         self._written = {s: Metrics.counter(NAMESPACE, f"written_{s}") for s in SPLITS}
         self._dropped = Metrics.counter(NAMESPACE, "dropped_by_cap")

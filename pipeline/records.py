@@ -90,7 +90,7 @@ _LENGTHS_HEAD = _Table(lambda size: _head(_key(F.STROKE_LENGTHS), _INT64_LIST, s
 _WORD_HEAD = _Table(lambda size: _head(_key(F.WORD), _BYTES_LIST, size))
 _INK_HEAD = _Table(lambda size: _head(_INK, _FLOAT_LIST, size))
 _KEY_HEAD = _Table(lambda size: _head(_KEY_ID, _BYTES_LIST, size))
-_ROW = 4 * F.INK_CHANNELS  # bytes of one ink row
+ROW_BYTES = 4 * F.INK_CHANNELS  # bytes of one float32 ink row
 # By the ink's rows: its shape is [rows, 3].
 _SHAPE_ENTRY = _Table(lambda rows: _int64_entry(_SHAPE, rows, F.INK_CHANNELS))
 _CLASS_ENTRY = _Table(lambda index: _int64_entry(_CLASS, index))
@@ -100,14 +100,17 @@ _F4 = np.dtype("<f4")
 
 def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
     """The tf.train.Example bytes for one drawing and its float32 [N-1, 3] ink."""
-    if ink.dtype == _F4:  # tobytes() is C order whatever the strides
-        raw = ink.tobytes()
-    else:
-        raw = np.ascontiguousarray(ink, dtype=_F4).tobytes()
     (record,) = serialize_many(
-        [raw], [drawing.key_id.encode()], [drawing.recognized], [class_index]
+        [raw_ink(ink)], [drawing.key_id.encode()], [drawing.recognized], [class_index]
     )
     return record
+
+
+def raw_ink(ink: np.ndarray) -> bytes:
+    """An ink array's bytes as `serialize_many` takes them."""
+    if ink.dtype == _F4:  # tobytes() is C order whatever the strides
+        return ink.tobytes()
+    return np.ascontiguousarray(ink, dtype=_F4).tobytes()
 
 
 def serialize_many(
@@ -127,7 +130,7 @@ def serialize_many(
             (
                 ink_head[n],
                 raw,
-                shape[n // _ROW],
+                shape[n // ROW_BYTES],
                 class_entry[c],
                 # A BytesList repeats field 1 once per value; here there is one.
                 key_head[len(key)],
@@ -140,29 +143,25 @@ def serialize_many(
     return out
 
 
-def _masked_crc(data: bytes) -> bytes:
-    crc = google_crc32c.value(data)
-    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+def _masked_crcs(parts: Sequence[bytes]) -> bytes:
+    """TFRecord's masked CRC-32C of each part, 4 little-endian bytes each."""
+    crcs = np.fromiter(map(google_crc32c.value, parts), np.uint32, len(parts))
+    masked = ((crcs >> 15) | (crcs << 17)) + np.uint32(0xA282EAD8)  # wraps mod 2**32
+    return masked.astype("<u4").tobytes()
 
 
 def _frame_head_of(size: int) -> bytes:
     length = struct.pack("<Q", size)
-    return length + _masked_crc(length)
+    return length + _masked_crcs([length])
 
 
 _FRAME_HEAD = _Table(_frame_head_of)
 
 
-def tfrecord(record: bytes) -> bytes:
-    """One record in TFRecord framing: length, its masked CRC-32C, data, its CRC."""
-    return _FRAME_HEAD[len(record)] + record + _masked_crc(record)
-
-
 def tfrecords(records: Sequence[bytes]) -> bytes:
-    """`tfrecord` of each record, joined; the CRCs masked in one numpy pass."""
-    crcs = np.fromiter(map(google_crc32c.value, records), np.uint32, len(records))
-    masked = ((crcs >> 15) | (crcs << 17)) + np.uint32(0xA282EAD8)  # wraps, as & does
-    tails = masked.astype("<u4").tobytes()
+    """The records in TFRecord framing, joined: each one's length, its masked
+    CRC-32C, the data and its masked CRC-32C."""
+    tails = _masked_crcs(records)
     heads = [_FRAME_HEAD[len(r)] for r in records]
     crc_of = [tails[i : i + 4] for i in range(0, len(tails), 4)]
     return b"".join(chain.from_iterable(zip(heads, records, crc_of, strict=True)))

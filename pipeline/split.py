@@ -7,6 +7,7 @@ the other input files. Caps keep the drawings with the smallest priority.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -15,14 +16,13 @@ import numpy as np
 from drawing.features import EVAL, TRAIN
 
 _TWO_32 = float(1 << 32)
+# BLAKE2b rather than Python's `hash`, which is salted per process.
+_HASH = functools.partial(hashlib.blake2b, digest_size=12)
 
 
 def key_hash(key_id: str) -> tuple[float, int]:
-    """(uniform value in [0, 1) for the split, 64-bit priority for the cap).
-
-    BLAKE2b rather than Python's `hash`, which is salted per process.
-    """
-    digest = hashlib.blake2b(key_id.encode("utf-8"), digest_size=12).digest()
+    """(uniform value in [0, 1) for the split, 64-bit priority for the cap)."""
+    digest = _HASH(key_id.encode("utf-8")).digest()
     u = int.from_bytes(digest[:4], "little") / _TWO_32
     return u, int.from_bytes(digest[4:], "little")
 
@@ -44,8 +44,7 @@ def assign_many(
     One digest per key_id, as `key_hash` takes it; the digests are read as
     numbers together, which is most of the per-key cost saved.
     """
-    blake = hashlib.blake2b
-    digests = b"".join([blake(k, digest_size=12).digest() for k in key_ids])
+    digests = b"".join([_HASH(k).digest() for k in key_ids])
     parts = np.frombuffer(digests, _DIGEST)
     # u / 2**32 is exact in float64, as `key_hash`'s division is.
     return parts["u"] / _TWO_32 < eval_fraction, parts["priority"]
