@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
@@ -29,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from drawing import binary, ndjson
 from pipeline import reader, sources
+from pipeline.lines import Line, Lines, Record
 
 PLAN_BLOCK = 16 << 20  # bytes a planning walk reads at a time
 PARTIAL_BYTES = 4096  # bytes of a broken drawing kept for errors/
@@ -40,19 +40,6 @@ log = logging.getLogger(__name__)
 def is_binary(path: str) -> bool:
     """Whether `path` names a binary file: `.bin`, compressed or not."""
     return _BINARY.search(path) is not None
-
-
-class Record(NamedTuple):
-    """One drawing's bytes and where it came from; reads like a `reader.Line`.
-
-    A NamedTuple: one is built per drawing, and a frozen dataclass costs more.
-    """
-
-    source: str
-    offset: int  # byte offset of the drawing in the (decompressed) file
-    line_number: int  # 1-based number of the drawing in its file
-    data: bytes
-    word: str  # the file's class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +55,7 @@ class BinaryChunk:
 
 
 def parse_line(
-    line: reader.Line | Record,
+    line: Line | Record,
     class_index: Mapping[str, int],
     max_points: int,
     simplify: bool = False,
@@ -163,33 +150,31 @@ def _read(chunk: BinaryChunk) -> tuple[bytes, reader.Damage | None]:
         return f.read(chunk.end - chunk.start), chunk.damage
 
 
-def read_chunk(chunk: BinaryChunk) -> tuple[list[Record], reader.Damage | None]:
-    """The drawings of a chunk as records, and the damage it reports."""
+def read_chunk(chunk: BinaryChunk) -> tuple[Lines, reader.Damage | None]:
+    """The drawings of a chunk, and the damage it reports."""
     data, damage = _read(chunk)
     starts, stop, problem = binary.scan(data)
     if problem is not None and damage is None:  # a file read whole breaks off
         kept = chunk.first - 1 + len(starts)
         damage = _damage(chunk.path, problem, kept, chunk.start + stop, data[stop:])
-    word = sources.class_name(chunk.path)
     ends = starts[1:] + [stop] if starts else []
-    return [
-        Record(chunk.path, chunk.start + s, chunk.first + i, data[s:e], word)
-        for i, (s, e) in enumerate(zip(starts, ends, strict=True))
-    ], damage
+    drawings = list(map(data.__getitem__, map(slice, starts, ends)))
+    return Lines.of_file(
+        chunk.path,
+        drawings,
+        chunk.start + np.array(starts, np.int64),
+        chunk.first + np.arange(len(starts), dtype=np.int64),
+        sources.class_name(chunk.path),
+    ), damage
 
 
-def read_stripe(stripe: sources.Stripe) -> tuple[list, list[reader.Damage]]:
+def read_stripe(stripe: sources.Stripe) -> tuple[Lines, list[reader.Damage]]:
     """`reader.read_stripe` for stripes that may hold binary chunks: the lines
     and drawings of every chunk in one class-mixing order, and the damage."""
-    if not any(isinstance(c, BinaryChunk) for c in stripe.chunks):
-        return reader.read_stripe(stripe)
-    lines: list = []
-    damaged = []
-    for chunk in stripe.chunks:
-        read = read_chunk if isinstance(chunk, BinaryChunk) else reader.read_chunk
-        got, damage = read(chunk)
-        lines += got
-        if damage is not None:
-            damaged.append(damage)
-    order = np.random.default_rng(stripe.index).permutation(len(lines))
-    return [lines[i] for i in order.tolist()], damaged
+    return reader.permuted(
+        stripe,
+        [
+            (read_chunk if isinstance(chunk, BinaryChunk) else reader.read_chunk)(chunk)
+            for chunk in stripe.chunks
+        ],
+    )

@@ -24,6 +24,7 @@ from drawing.columns import Columns
 from drawing.features import SPLITS, TRAIN
 from pipeline import accounting, binary, records, split
 from pipeline.encode_config import EncodeConfig
+from pipeline.lines import Line, Lines, Record
 
 CHUNK = 512  # lines parsed and encoded at once
 _NO_LIMIT = np.iinfo(np.uint64).max
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class Reject(NamedTuple):
-    line: object  # reader.Line or binary.Record
+    line: Line | Record
     reason: str
     detail: str
 
@@ -59,34 +60,39 @@ class _Batch(NamedTuple):
 
 
 def parse_canonical(
-    lines: list, config: EncodeConfig, class_index: Mapping[str, int]
+    lines: Lines, config: EncodeConfig, class_index: Mapping[str, int]
 ) -> Columns:
     """The chunk's lines and binary drawings that the batch parsers take
     (`drawing.ndjson_batch`, `drawing.binary_batch`), `index` counting all."""
     if config.simplify:
         return Columns.none()
-    texts, drawings = [], []
-    for i, line in enumerate(lines):
-        (drawings if type(line) is binary.Record else texts).append(i)
+    binary_entry = lines.is_binary()
     parts = []
     try:  # a bug here must cost speed, never lines
-        if texts:
-            part = ndjson_batch.parse_columns(
-                [lines[i].data for i in texts], class_index, config.max_points
+        if not binary_entry.any():
+            return ndjson_batch.parse_columns(
+                lines.data, class_index, config.max_points
             )
-            parts.append(part._replace(index=[texts[i] for i in part.index]))
-        if drawings:
-            part = binary_batch.parse_columns(
-                [lines[i].data for i in drawings],
-                [lines[i].word for i in drawings],
-                class_index,
-                config.max_points,
-            )
-            parts.append(part._replace(index=[drawings[i] for i in part.index]))
+        for which, parse in ((~binary_entry, _parse_texts), (binary_entry, _parse_bin)):
+            index = np.flatnonzero(which).tolist()
+            if index:
+                part = parse(lines, index, class_index, config.max_points)
+                parts.append(part._replace(index=[index[i] for i in part.index]))
     except Exception:
         log.exception("the batch parser failed; parsing line by line")
         return Columns.none()
     return Columns.concat(parts)
+
+
+def _parse_texts(lines: Lines, index: list[int], class_index, max_points) -> Columns:
+    data = [lines.data[i] for i in index]
+    return ndjson_batch.parse_columns(data, class_index, max_points)
+
+
+def _parse_bin(lines: Lines, index: list[int], class_index, max_points) -> Columns:
+    data = [lines.data[i] for i in index]
+    words = lines.words_of(index)
+    return binary_batch.parse_columns(data, words, class_index, max_points)
 
 
 def ink_bytes(columns: Columns) -> list[memoryview]:
@@ -128,7 +134,7 @@ class ChunkEncoder:
         self._dropped = np.zeros_like(self._written)
         self._sample = config.analysis_fraction * 2.0**32
 
-    def encode(self, lines: list, tally: accounting.Tally) -> Encoded:
+    def encode(self, lines: Lines, tally: accounting.Tally) -> Encoded:
         """Every line becomes a record, a reject, a drop or a filtered line."""
         tally.lines_read += len(lines)
         out = Encoded([], {s: [] for s in SPLITS}, [], [])
@@ -144,9 +150,10 @@ class ChunkEncoder:
         if len(taken) == len(lines):
             return []
         taken, others, config = set(taken), [], self._config
-        for i, line in enumerate(lines):
+        for i in range(len(lines)):
             if i in taken:
                 continue
+            line = lines.entry(i)
             try:
                 drawing = binary.parse_line(
                     line, self._class_index, config.max_points, config.simplify

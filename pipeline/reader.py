@@ -15,31 +15,18 @@ stats.json, errors/ and the summary.
 from __future__ import annotations
 
 import dataclasses
-from itertools import repeat
-from typing import NamedTuple
+from itertools import compress
 
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import decompress
+from pipeline.lines import Lines
 from pipeline.sources import Chunk, Stripe
 
 # What bytes.isspace() counts as whitespace, by byte value.
 _SPACE = np.isin(np.arange(256), list(b" \t\n\r\x0b\x0c"))
-
-
-class Line(NamedTuple):
-    """One input line and where it came from, for error reports.
-
-    A NamedTuple: one is built per input line, at a third of a frozen
-    dataclass's cost.
-    """
-
-    source: str
-    offset: int  # byte offset of the line in the (decompressed) file
-    line_number: int | None  # 1-based, known when the chunk starts the file
-    data: bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,16 +85,14 @@ def _read_range(chunk: Chunk) -> tuple[bytes, int]:
     return data, begin
 
 
-def _split_lines(
-    path: str, data: bytes, offset: int, line_number: int | None
-) -> list[Line]:
-    """The non-blank lines of `data`, without `\n` or a final `\r`, as `Line`s.
+def _split_lines(path: str, data: bytes, offset: int, line_number: int | None) -> Lines:
+    """The non-blank lines of `data`, without `\n` or a final `\r`.
 
     numpy finds where lines start and which may be blank (empty, or starting
     with whitespace); only those are looked at one by one.
     """
     if not data:
-        return []
+        return Lines.of_file(path, [], *[np.zeros(0, np.int64)] * 2)
     raws = data.split(b"\n")
     sizes = np.fromiter(map(len, raws), np.int64, len(raws))
     starts = np.cumsum(sizes + 1) - (sizes + 1)
@@ -115,19 +100,21 @@ def _split_lines(
     maybe = np.flatnonzero((sizes <= 1) | _SPACE[first])  # b"\r" is blank too
     if b"\r" in data:
         raws = [raw[:-1] if raw.endswith(b"\r") else raw for raw in raws]
-    numbers = (
-        range(line_number, line_number + len(raws))
-        if line_number is not None
-        else repeat(None)
+    numbers = np.zeros(len(raws), np.int64)
+    if line_number is not None:
+        numbers += np.arange(line_number, line_number + len(raws))
+    lines = Lines.of_file(path, raws, starts + offset, numbers)
+    blank = [i for i in maybe.tolist() if not raws[i] or raws[i].isspace()]
+    if not blank:
+        return lines
+    keep = np.ones(len(raws), bool)
+    keep[blank] = False
+    return Lines.of_file(
+        path, list(compress(raws, keep.tolist())), lines.offset[keep], numbers[keep]
     )
-    # tuple.__new__ in map builds the NamedTuples in C, a third of Line(...).
-    rows = zip(repeat(path), (starts + offset).tolist(), numbers, raws)
-    lines = list(map(tuple.__new__, repeat(Line), rows))
-    blank = {i for i in maybe.tolist() if not raws[i] or raws[i].isspace()}
-    return [line for i, line in enumerate(lines) if i not in blank] if blank else lines
 
 
-def read_chunk(chunk: Chunk) -> tuple[list[Line], Damage | None]:
+def read_chunk(chunk: Chunk) -> tuple[Lines, Damage | None]:
     """The lines that start inside the chunk, with their offsets, and the
     damage when a compressed file breaks off (its unfinished line dropped)."""
     if chunk.end is not None:
@@ -151,15 +138,17 @@ def read_chunk(chunk: Chunk) -> tuple[list[Line], Damage | None]:
     return lines, damage
 
 
-def read_stripe(stripe: Stripe) -> tuple[list[Line], list[Damage]]:
+def read_stripe(stripe: Stripe) -> tuple[Lines, list[Damage]]:
     """All lines of a stripe in a fixed pseudo-random order that mixes classes,
     and the compressed files among them that break off."""
-    lines: list[Line] = []
-    damaged = []
-    for chunk in stripe.chunks:
-        chunk_lines, damage = read_chunk(chunk)
-        lines += chunk_lines
-        if damage is not None:
-            damaged.append(damage)
+    return permuted(stripe, [read_chunk(chunk) for chunk in stripe.chunks])
+
+
+def permuted(
+    stripe: Stripe, chunks: list[tuple[Lines, Damage | None]]
+) -> tuple[Lines, list[Damage]]:
+    """The chunks' lines as one `Lines`, in the stripe's class-mixing order,
+    and their damage."""
+    lines = Lines.concat([got for got, _ in chunks])
     order = np.random.default_rng(stripe.index).permutation(len(lines))
-    return [lines[i] for i in order.tolist()], damaged
+    return lines.permuted(order), [d for _, d in chunks if d is not None]

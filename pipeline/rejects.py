@@ -10,12 +10,13 @@ from __future__ import annotations
 import orjson
 
 from pipeline import binary, reader
+from pipeline.lines import Line, Record
 
 DAMAGED_FILE = "damaged_file"  # the reason of a file that breaks off
 ERROR_LINE_CHARS = 2000
 
 
-def error_record(line: reader.Line, reason: str, detail: str, **extra) -> bytes:
+def error_record(line: Line | Record, reason: str, detail: str, **extra) -> bytes:
     """One ndjson line for DIR/errors/: enough to find and fix the input line."""
     return orjson.dumps(
         {
@@ -30,7 +31,7 @@ def error_record(line: reader.Line, reason: str, detail: str, **extra) -> bytes:
     )
 
 
-def _shown(line: reader.Line | binary.Record) -> str:
+def _shown(line: Line | Record) -> str:
     """An input line as text for errors/: a binary drawing's bytes in hex."""
     if binary.is_binary(line.source):
         return line.data[: ERROR_LINE_CHARS // 2].hex()
@@ -39,9 +40,7 @@ def _shown(line: reader.Line | binary.Record) -> str:
 
 def damage_record(damage: reader.Damage) -> bytes:
     """The errors/ line of a damaged file: where it broke, and its unfinished line."""
-    at_break = reader.Line(
-        damage.path, damage.offset, damage.line_number, damage.partial_line
-    )
+    at_break = Line(damage.path, damage.offset, damage.line_number, damage.partial_line)
     detail = (
         f"{damage.reason} after {damage.lines_read} complete lines: {damage.detail}"
     )

@@ -10,9 +10,10 @@ import pytest
 from drawing import binary as binary_format
 from drawing import features as F
 from drawing import ink, ndjson, ndjson_batch
-from pipeline import accounting, binary, chunk, reader, records, split
+from pipeline import accounting, binary, chunk, records, split
 from pipeline.config import PipelineConfig
 from pipeline.encode_config import EncodeConfig
+from pipeline.lines import Line, Lines, Record
 
 CLASSES = ("cat", "dog")
 DRAWING = [[[1, 5, 9], [2, 2, 7]], [[0, 3], [4, 0]]]
@@ -23,7 +24,7 @@ def _config(**settings) -> EncodeConfig:
     return EncodeConfig.of(run, CLASSES, analysis_fraction=0.5)
 
 
-def _mixed_lines(n: int) -> list:
+def _mixed_lines(n: int) -> Lines:
     """Canonical, spaced, unrecognized, bad and binary drawings, interleaved."""
     lines = []
     for k in range(n):
@@ -38,13 +39,13 @@ def _mixed_lines(n: int) -> list:
             text = text.replace(b'"drawing":[[[1', b'"drawing":[[["x"')
         if kind == 3:
             data = binary_format.pack(binary_format.from_record(record))
-            lines.append(binary.Record("c.bin", 0, k + 1, data, record["word"]))
+            lines.append(Record("c.bin", 0, k + 1, data, record["word"]))
         else:
-            lines.append(reader.Line("c.ndjson", k, k + 1, text))
-    return lines
+            lines.append(Line("c.ndjson", k, k + 1, text))
+    return Lines.of(lines)
 
 
-def _line_by_line(lines: list, config: EncodeConfig):
+def _line_by_line(lines: Lines, config: EncodeConfig):
     """Records per split, reject reasons and filtered count, one line at a time."""
     class_index = {c: i for i, c in enumerate(CLASSES)}
     out, reasons, filtered = {s: [] for s in F.SPLITS}, [], 0
@@ -112,7 +113,7 @@ def test_a_failing_batch_parser_costs_speed_not_lines(monkeypatch, caplog):
 
 def test_caps_drop_by_priority_and_the_priority_pass_gives_the_same_priorities():
     config = _config(train_per_class=5, eval_fraction=0.0)
-    lines = [x for x in _mixed_lines(60) if type(x) is reader.Line]
+    lines = Lines.of([x for x in _mixed_lines(60) if type(x) is Line])
     first = chunk.ChunkEncoder(config, {}, priorities_only=True)
     priorities = first.encode(lines, accounting.Tally()).priorities
     assert priorities and all(s == F.TRAIN for s, _, _ in priorities)

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import reader
+from pipeline.lines import Line
 
 BYTES = st.sampled_from([b"a", b"\n", b"\r", b" ", b"\t", b"\x0b", b"\x0c", b"\xff"])
 
@@ -15,7 +16,7 @@ def _reference(path: str, data: bytes, offset: int, line_number: int | None):
     for raw in data.split(b"\n"):
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if line.strip():
-            lines.append(reader.Line(path, offset, line_number, line))
+            lines.append(Line(path, offset, line_number, line))
         offset += len(raw) + 1
         if line_number is not None:
             line_number += 1
@@ -30,5 +31,5 @@ def _reference(path: str, data: bytes, offset: int, line_number: int | None):
 )
 def test_lines_offsets_and_numbers_are_the_line_by_line_ones(data, offset, line_number):
     got = reader._split_lines("f.ndjson", data, offset, line_number)
-    assert got == _reference("f.ndjson", data, offset, line_number)
-    assert all(type(line) is reader.Line for line in got)
+    assert list(got) == _reference("f.ndjson", data, offset, line_number)
+    assert all(type(line) is Line for line in got)
