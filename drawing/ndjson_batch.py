@@ -15,6 +15,7 @@ and `stroke_lengths` (int64): numpy views into the batch's arrays, not lists.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from itertools import compress
@@ -101,7 +102,7 @@ def _other_fields(
     each line whose fields but the drawing pass `parse_drawing`'s checks."""
     index, fields, spans = [], [], []
     template = _TEMPLATE.match
-    words = None if class_index is None else {w.encode() for w in class_index}
+    words = None if class_index is None else _utf8(tuple(class_index))
     for i, line in enumerate(lines):
         found = template(line)
         if found is not None and line.endswith(_LINE_END):
@@ -151,6 +152,12 @@ def _other_fields(
         fields.append((word.encode(), recognized, key_id.encode()))
         spans.append(line[start:end])
     return index, fields, spans
+
+
+@functools.lru_cache(maxsize=8)
+def _utf8(words: tuple[str, ...]) -> frozenset[bytes]:
+    """The words as UTF-8, encoded once per class list rather than per batch."""
+    return frozenset(w.encode() for w in words)
 
 
 def _numbers(
