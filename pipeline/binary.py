@@ -1,11 +1,13 @@
 """Binary input (`<class>.bin`, `.bin.gz`): work units and their drawings.
 
 A drawing's start can only be found by walking the file from its beginning,
-so `plan` walks each split file once, reading counts and skipping points
+so `walk` goes through each split file once, reading counts and skipping points
 (`drawing.binary.drawing_end`), and moves every byte range that
 `sources.plan_stripes` dealt to the first drawing that starts in it: a work
 unit holds the drawings that start in its range, as an ndjson one holds the
-lines. Compressed or small files are read whole and walked as they are read.
+lines. A run walks its files on its workers, one file each, in parallel
+(`pipeline.job`), so the launcher does not read the input. Compressed or small
+files are read whole and walked as they are read.
 
 A drawing read here is a `Record` that the encoder turns into the same
 `Drawing` as its ndjson line (`drawing.binary.to_drawing`), so records, dead
@@ -82,7 +84,7 @@ def _damage(
     )
 
 
-def _walk(path: str, bounds: Sequence[int]) -> tuple[dict, reader.Damage | None]:
+def walk(path: str, bounds: Sequence[int]) -> tuple[dict, reader.Damage | None]:
     """{bound: (first drawing start >= bound, its number)} in one pass, and the
     damage that stopped the walk, if any."""
     at: dict[int, tuple[int, int]] = {}
@@ -119,18 +121,27 @@ def _aligned(chunk, walks: dict):
     return BinaryChunk(chunk.path, start, end, first, damage if mine else None)
 
 
-def plan(stripes: Sequence[sources.Stripe]) -> list[sources.Stripe]:
-    """`stripes` with every split binary file's ranges moved to drawing starts."""
-    bounds: dict[str, set[int]] = {}
+def bounds(stripes: Sequence[sources.Stripe]) -> dict[str, list[int]]:
+    """{path: the byte bounds to move} of every binary file that is split."""
+    found: dict[str, set[int]] = {}
     for stripe in stripes:
         for c in stripe.chunks:
             if c.end is not None and is_binary(c.path):
-                bounds.setdefault(c.path, set()).update((c.start, c.end))
-    walks = {path: _walk(path, sorted(b)) for path, b in sorted(bounds.items())}
-    return [
-        sources.Stripe(s.index, s.count, tuple(_aligned(c, walks) for c in s.chunks))
-        for s in stripes
-    ]
+                found.setdefault(c.path, set()).update((c.start, c.end))
+    return {path: sorted(b) for path, b in sorted(found.items())}
+
+
+def align(stripe: sources.Stripe, walks: Mapping[str, tuple]) -> sources.Stripe:
+    """`stripe` with its binary chunks moved to drawing starts, by `walk`s."""
+    chunks = tuple(_aligned(c, walks) for c in stripe.chunks)
+    return sources.Stripe(stripe.index, stripe.count, chunks)
+
+
+def plan(stripes: Sequence[sources.Stripe]) -> list[sources.Stripe]:
+    """`stripes` with every split binary file's ranges moved to drawing starts,
+    walked here; a run walks them on its workers (`pipeline.job`)."""
+    walks = {path: walk(path, b) for path, b in bounds(stripes).items()}
+    return [align(s, walks) for s in stripes]
 
 
 def _read(chunk: BinaryChunk) -> tuple[bytes, reader.Damage | None]:

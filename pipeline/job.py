@@ -175,6 +175,19 @@ def _transform(p: beam.Pipeline, out, output: str, classes: Sequence[str], on: b
     )
 
 
+@beam.ptransform_fn
+def AlignBinary(stripes, bounds: dict[str, list[int]]):  # noqa: N802 (Beam naming)
+    """Stripes with their chunks of `.bin` files made `binary.BinaryChunk`s, at
+    drawing starts: each split file walked once, on a worker (`binary.walk`)."""
+    walks = (
+        stripes.pipeline
+        | "BinaryFiles" >> beam.Create(sorted(bounds.items()))
+        | "OneFileEach" >> beam.Reshuffle()
+        | "Walk" >> beam.MapTuple(lambda path, b: (path, binary.walk(path, b)))
+    )
+    return stripes | "Align" >> beam.Map(binary.align, walks=beam.pvalue.AsDict(walks))
+
+
 def build(
     p: beam.Pipeline,
     config: PipelineConfig,
@@ -190,11 +203,13 @@ def build(
         analysis_fraction(config, files, len(classes)),
         shards_dir=None if config.num_shards else staged,
     )
-    stripes = binary.plan(sources.plan_stripes(files, config.stripe_mb << 20))
+    stripes = sources.plan_stripes(files, config.stripe_mb << 20)
     log.info("%d input files in %d work units", len(files), len(stripes))
+    created = p | "Stripes" >> beam.Create(stripes)
+    if any(binary.is_binary(f.path) for f in files):
+        created = created | "AlignBinary" >> AlignBinary(binary.bounds(stripes))
     out = (
-        p
-        | "Stripes" >> beam.Create(stripes)
+        created
         | "Spread" >> beam.Reshuffle()  # one work unit per worker at a time
         | "EncodeDrawings" >> encode.EncodeDrawings(encode_config)
     )

@@ -2,8 +2,9 @@
 
 A binary run of some drawings writes the same records, dead letters and
 accounting as the ndjson run of the same drawings; it mixes with ndjson input;
-a big file becomes many work units that hold every drawing once; a file that
-ends inside a drawing is counted and named in stats.json and errors/.
+a big file becomes many work units that hold every drawing once, walked by the
+job, not the launcher; a file that ends inside a drawing is counted and named
+in stats.json and errors/.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import gzip
 import json
 from pathlib import Path
 
+import apache_beam as beam
 import numpy as np
 import orjson
 import pytest
 import tensorflow as tf
 
 from drawing import features as F
-from pipeline import binary, main, sources
+from pipeline import binary, job, main, sources
+from pipeline.config import PipelineConfig
 from tests.shared_data import requires_sample
 from tests.synthetic import binary_drawings, random_line
 from tools import sample
@@ -145,6 +148,22 @@ def test_a_damaged_big_file_is_reported_once_with_what_it_kept(
     assert (found.reason, found.lines_read, found.line_number) == (damage, 1234, 1235)
     assert found.offset == len(whole)
     assert bytes(broken[len(whole) :]).startswith(found.partial_line)
+
+
+def test_the_launcher_reads_no_bin_file_its_workers_walk_them(tmp_path, monkeypatch):
+    data = _write(tmp_path / "in", {"circle": "bin", "square": "ndjson"})
+    files = sources.match_inputs([str(data)])
+    assert binary.bounds(sources.plan_stripes(files, 1 << 20)), "circle.bin is split"
+
+    def walk(*args):
+        raise AssertionError("the launcher walked a .bin file")
+
+    monkeypatch.setattr(binary, "walk", walk)
+    config = PipelineConfig(inputs=(str(data),), output=str(tmp_path / "out"))
+    p = beam.Pipeline()
+    job.build(p, config, files, ["circle", "square"], run_id="test")
+    steps = p.to_runner_api().components.transforms.values()
+    assert any(t.unique_name.endswith("AlignBinary/Walk") for t in steps)
 
 
 @pytest.mark.slow
