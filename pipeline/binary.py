@@ -180,8 +180,8 @@ def read_chunk(chunk: BinaryChunk) -> tuple[Lines, reader.Damage | None]:
 
 
 def read_stripe(stripe: sources.Stripe) -> tuple[Lines, list[reader.Damage]]:
-    """`reader.read_stripe` for stripes that may hold binary chunks: the lines
-    and drawings of every chunk in one class-mixing order, and the damage."""
+    """The lines and binary drawings of every chunk of a stripe, in one
+    class-mixing order (`reader.permuted`), and the files that break off."""
     return reader.permuted(
         stripe,
         [

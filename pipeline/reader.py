@@ -103,15 +103,14 @@ def _split_lines(path: str, data: bytes, offset: int, line_number: int | None) -
     numbers = np.zeros(len(raws), np.int64)
     if line_number is not None:
         numbers += np.arange(line_number, line_number + len(raws))
-    lines = Lines.of_file(path, raws, starts + offset, numbers)
+    offsets = starts + offset
     blank = [i for i in maybe.tolist() if not raws[i] or raws[i].isspace()]
-    if not blank:
-        return lines
-    keep = np.ones(len(raws), bool)
-    keep[blank] = False
-    return Lines.of_file(
-        path, list(compress(raws, keep.tolist())), lines.offset[keep], numbers[keep]
-    )
+    if blank:
+        keep = np.ones(len(raws), bool)
+        keep[blank] = False
+        raws = list(compress(raws, keep.tolist()))
+        offsets, numbers = offsets[keep], numbers[keep]
+    return Lines.of_file(path, raws, offsets, numbers)
 
 
 def read_chunk(chunk: Chunk) -> tuple[Lines, Damage | None]:
@@ -138,17 +137,12 @@ def read_chunk(chunk: Chunk) -> tuple[Lines, Damage | None]:
     return lines, damage
 
 
-def read_stripe(stripe: Stripe) -> tuple[Lines, list[Damage]]:
-    """All lines of a stripe in a fixed pseudo-random order that mixes classes,
-    and the compressed files among them that break off."""
-    return permuted(stripe, [read_chunk(chunk) for chunk in stripe.chunks])
-
-
 def permuted(
     stripe: Stripe, chunks: list[tuple[Lines, Damage | None]]
 ) -> tuple[Lines, list[Damage]]:
-    """The chunks' lines as one `Lines`, in the stripe's class-mixing order,
-    and their damage."""
+    """The chunks' lines as one `Lines`, in a fixed pseudo-random order that
+    mixes the classes (`binary.read_stripe` reads the chunks), and the
+    compressed files among them that break off."""
     lines = Lines.concat([got for got, _ in chunks])
     order = np.random.default_rng(stripe.index).permutation(len(lines))
     return lines.permuted(order), [d for _, d in chunks if d is not None]
