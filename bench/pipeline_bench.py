@@ -16,7 +16,10 @@ Reports, each against a baseline measured in the same run:
 - the marginal CPU per drawing of ours against the core path's: the
   least-squares slope of CPU against drawings over --runs runs of each size,
   alternated (start-up drops out, and this host's speed changes from minute
-  to minute); the other figures take each size's run with the least CPU;
+  to minute), against the core path's mean over one run before each round,
+  so that both sides are means over the same minutes (and, for the record,
+  against the best core figure above); the other figures take each size's
+  run with the least CPU;
 - peak memory (RSS of the whole process tree) of ours across the sizes.
 """
 
@@ -105,21 +108,23 @@ def timed(argv: list[str]) -> dict:
     }
 
 
-def _core(work: Path, lines: int, binary: bool) -> dict:
-    """Drawings per CPU-second of each core path, best of two alternated runs.
+def _core_once(work: Path, lines: int, name: str) -> float:
+    """Drawings per CPU-second of one core path, in a fresh process, so that it
+    does not pay for another's heap (building the inputs leaves a fragmented one)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--core", name, "--work", str(work),
+         "--core_lines", str(lines)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
 
-    Each runs in a fresh process, so that neither side pays for the other's
-    heap (building the inputs leaves a fragmented one).
-    """
+
+def _core(work: Path, lines: int, binary: bool) -> dict:
+    """Drawings per CPU-second of each core path, best of two alternated runs."""
     core = {"baseline": [], "ours": [], **({"binary": []} if binary else {})}
     for _ in range(2):  # alternate, to share any background load
         for name in core:
-            out = subprocess.run(
-                [sys.executable, __file__, "--core", name, "--work", str(work),
-                 "--core_lines", str(lines)],
-                cwd=REPO, capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            core[name].append(float(out.stdout.strip().splitlines()[-1]))
+            core[name].append(_core_once(work, lines, name))
     return {k: round(max(v)) for k, v in core.items()}
 
 
@@ -142,13 +147,18 @@ def _targets(report: dict, sizes: list[int], at: int, runs: dict) -> None:
     """
     ours, base = report[f"ours_x{at}"], report["baseline"]
     report["wall_ratio_ours_over_baseline"] = round(ours["wall_s"] / base["wall_s"], 3)
-    core_us = 1e6 / report["core_drawings_per_cpu_s"]["ours"]
+    best_us = 1e6 / report["core_drawings_per_cpu_s"]["ours"]
+    # Both sides as means over the same minutes: the slope is one, and the
+    # core path's mean per drawing over its runs between the rounds the other.
+    core_us = statistics.fmean(1e6 / r for r in report["core_during_runs"])
+    report["core_us_during_runs"] = round(core_us, 2)
     if len(sizes) > 1:
         drawings = [report[f"drawings_x{s}"] for s in sizes for _ in runs[s]]
         cpu = [r["cpu_s"] for s in sizes for r in runs[s]]
         slope = statistics.linear_regression(drawings, cpu).slope
         report["marginal_cpu_us_per_drawing"] = round(slope * 1e6, 2)
         report["marginal_over_core"] = round(slope * 1e6 / core_us, 2)
+        report["marginal_over_best_core"] = round(slope * 1e6 / best_us, 2)
         lo, hi = report[f"ours_x{sizes[0]}"], report[f"ours_x{sizes[-1]}"]
         report["peak_rss_ratio_largest_over_smallest"] = round(
             hi["peak_rss_mb"] / lo["peak_rss_mb"], 2
@@ -205,7 +215,11 @@ def main() -> None:
     report["baseline"] = {**base, "drawings_per_cpu_s": rate}
     print(f"baseline conversion x{at}: {report['baseline']}", flush=True)
     runs: dict[int, list[dict]] = {size: [] for size in sizes}
+    during = report["core_during_runs"] = []
     for _ in range(args.runs):  # sizes alternated, so that each meets the host's hours
+        # The core path again, in the same minutes as the runs it is compared to.
+        during.append(round(_core_once(work, args.core_lines, "ours")))
+        print(f"core path (ours) before this round: {during[-1]}", flush=True)
         for size in sizes:
             runs[size].append(_ours(work, size, report[f"drawings_x{size}"]))
             print(f"ours x{size} (default, tf.Transform on): {runs[size][-1]}")
