@@ -143,16 +143,16 @@ def serialize_many(
     return out
 
 
-def _masked_crcs(parts: Sequence[bytes]) -> bytes:
-    """TFRecord's masked CRC-32C of each part, 4 little-endian bytes each."""
+def _masked_crcs(parts: Sequence[bytes]) -> np.ndarray:
+    """TFRecord's masked CRC-32C of each part, as little-endian uint32."""
     crcs = np.fromiter(map(google_crc32c.value, parts), np.uint32, len(parts))
     masked = ((crcs >> 15) | (crcs << 17)) + np.uint32(0xA282EAD8)  # wraps mod 2**32
-    return masked.astype("<u4").tobytes()
+    return masked.astype("<u4", copy=False)
 
 
 def _frame_head_of(size: int) -> bytes:
     length = struct.pack("<Q", size)
-    return length + _masked_crcs([length])
+    return length + _masked_crcs([length]).tobytes()
 
 
 _FRAME_HEAD = _Table(_frame_head_of)
@@ -161,10 +161,9 @@ _FRAME_HEAD = _Table(_frame_head_of)
 def tfrecords(records: Sequence[bytes]) -> bytes:
     """The records in TFRecord framing, joined: each one's length, its masked
     CRC-32C, the data and its masked CRC-32C."""
-    tails = _masked_crcs(records)
-    heads = [_FRAME_HEAD[len(r)] for r in records]
-    crc_of = [tails[i : i + 4] for i in range(0, len(tails), 4)]
-    return b"".join(chain.from_iterable(zip(heads, records, crc_of, strict=True)))
+    tails = _masked_crcs(records).view("V4").tolist()  # 4 bytes each
+    heads = map(_FRAME_HEAD.__getitem__, map(len, records))
+    return b"".join(chain.from_iterable(zip(heads, records, tails, strict=True)))
 
 
 def serialize_raw(drawing: Drawing) -> bytes:
