@@ -16,10 +16,10 @@ Reports, each against a baseline measured in the same run:
 - the marginal CPU per drawing of ours against the core path's: the
   least-squares slope of CPU against drawings over --runs runs of each size,
   alternated (start-up drops out, and this host's speed changes from minute
-  to minute), against the core path's mean over one run before each round,
-  so that both sides are means over the same minutes (and, for the record,
-  against the best core figure above); the other figures take each size's
-  run with the least CPU;
+  to minute), each run's CPU counted in core-path drawings measured just
+  before and after it (and, for the record, the plain slope against the
+  best core figure above); the other figures take each size's run with the
+  least CPU;
 - peak memory (RSS of the whole process tree) of ours across the sizes.
 """
 
@@ -143,26 +143,53 @@ def _targets(report: dict, sizes: list[int], at: int, runs: dict) -> None:
 
     The marginal cost is the least-squares slope of CPU against drawings over
     every run of every size: the fixed start-up drops out, and no one run's
-    noise (seconds, here) decides it.
+    noise (seconds, here) decides it. Against the core path, each run's CPU
+    is first counted in core-path drawings (divided by the core path's cost
+    per drawing measured just before and just after it): this host's speed
+    changes by up to 2x within the bench, which a ratio of two figures
+    measured minutes apart would take for the pipeline's.
     """
     ours, base = report[f"ours_x{at}"], report["baseline"]
     report["wall_ratio_ours_over_baseline"] = round(ours["wall_s"] / base["wall_s"], 3)
-    best_us = 1e6 / report["core_drawings_per_cpu_s"]["ours"]
-    # Both sides as means over the same minutes: the slope is one, and the
-    # core path's mean per drawing over its runs between the rounds the other.
-    core_us = statistics.fmean(1e6 / r for r in report["core_during_runs"])
-    report["core_us_during_runs"] = round(core_us, 2)
     if len(sizes) > 1:
-        drawings = [report[f"drawings_x{s}"] for s in sizes for _ in runs[s]]
-        cpu = [r["cpu_s"] for s in sizes for r in runs[s]]
+        every = [(report[f"drawings_x{s}"], r) for s in sizes for r in runs[s]]
+        drawings = [n for n, _ in every]
+        cpu = [r["cpu_s"] for _, r in every]
         slope = statistics.linear_regression(drawings, cpu).slope
         report["marginal_cpu_us_per_drawing"] = round(slope * 1e6, 2)
-        report["marginal_over_core"] = round(slope * 1e6 / core_us, 2)
+        in_core = [r["cpu_s"] * 1e6 / r["core_us_around"] for _, r in every]
+        ratio = statistics.linear_regression(drawings, in_core).slope
+        report["marginal_over_core"] = round(ratio, 2)
+        best_us = 1e6 / report["core_drawings_per_cpu_s"]["ours"]
         report["marginal_over_best_core"] = round(slope * 1e6 / best_us, 2)
         lo, hi = report[f"ours_x{sizes[0]}"], report[f"ours_x{sizes[-1]}"]
         report["peak_rss_ratio_largest_over_smallest"] = round(
             hi["peak_rss_mb"] / lo["peak_rss_mb"], 2
         )
+
+
+def _rounds(work: Path, sizes: list[int], count: int, report: dict) -> dict:
+    """`count` runs of ours per size, sizes alternated so that each meets the
+    host's fast and slow minutes, with the core path measured between runs
+    (`core_us_around`: its cost per drawing, the mean of before and after)."""
+    runs: dict[int, list[dict]] = {size: [] for size in sizes}
+    core = report["core_between_runs"] = []
+
+    def measure_core() -> None:
+        core.append(round(_core_once(work, report["core_lines"], "ours")))
+        print(f"core path (ours): {core[-1]}", flush=True)
+
+    measure_core()
+    for round_ in range(count):
+        # Forward, then backward: a host that speeds up or slows down through
+        # the bench does not always favour the same size.
+        for size in sizes if round_ % 2 == 0 else sizes[::-1]:
+            run = _ours(work, size, report[f"drawings_x{size}"])
+            measure_core()
+            run["core_us_around"] = round((1e6 / core[-2] + 1e6 / core[-1]) / 2, 3)
+            runs[size].append(run)
+            print(f"ours x{size} (default, tf.Transform on): {run}", flush=True)
+    return runs
 
 
 def main() -> None:
@@ -199,7 +226,11 @@ def main() -> None:
     if not sample.available():
         sys.exit(f"needs the real sample at {sample.SAMPLE}")
     work = Path(args.work or tempfile.mkdtemp(prefix="qd-bench-"))
-    report: dict = {"machine": f"{os.cpu_count()} CPUs", "repeats": args.repeats}
+    report: dict = {
+        "machine": f"{os.cpu_count()} CPUs",
+        "repeats": args.repeats,
+        "core_lines": args.core_lines,
+    }
     sizes = sorted({int(s) for s in args.sizes.split(",")} | {1, args.baseline_size})
     for size in sizes:
         report[f"drawings_x{size}"] = paths.build_input(
@@ -214,15 +245,7 @@ def main() -> None:
     rate = round(report[f"drawings_x{at}"] / base["cpu_s"])
     report["baseline"] = {**base, "drawings_per_cpu_s": rate}
     print(f"baseline conversion x{at}: {report['baseline']}", flush=True)
-    runs: dict[int, list[dict]] = {size: [] for size in sizes}
-    during = report["core_during_runs"] = []
-    for _ in range(args.runs):  # sizes alternated, so that each meets the host's hours
-        # The core path again, in the same minutes as the runs it is compared to.
-        during.append(round(_core_once(work, args.core_lines, "ours")))
-        print(f"core path (ours) before this round: {during[-1]}", flush=True)
-        for size in sizes:
-            runs[size].append(_ours(work, size, report[f"drawings_x{size}"]))
-            print(f"ours x{size} (default, tf.Transform on): {runs[size][-1]}")
+    runs = _rounds(work, sizes, args.runs, report)
     for size in sizes:
         report[f"ours_x{size}"] = min(runs[size], key=lambda r: r["cpu_s"])
         drawings = report[f"drawings_x{size}"]
