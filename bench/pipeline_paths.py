@@ -40,12 +40,12 @@ def all_lines(directory: Path) -> list[bytes]:
 
 
 def _serialize(columns, class_bytes: dict[bytes, int]) -> list[bytes]:
-    """The Example bytes of parsed columns, as `pipeline.chunk` makes them."""
-    from pipeline import chunk, records
+    """The Example bytes of parsed columns, as `pipeline.chunk_encoder` makes them."""
+    from pipeline import chunk_encoder, records
 
     words, recognized, key_ids = zip(*columns.fields, strict=True)
     return records.serialize_many(
-        chunk.ink_bytes(columns),
+        chunk_encoder.ink_bytes(columns),
         key_ids,
         [r == b"true" for r in recognized],
         [class_bytes[w] for w in words],
@@ -54,22 +54,24 @@ def _serialize(columns, class_bytes: dict[bytes, int]) -> list[bytes]:
 
 def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
     """parse -> validate -> normalise -> serialised Example, as the encoder does
-    it for the dataset's own lines (`pipeline.chunk`): a chunk at a time."""
+    it for the dataset's own lines (`pipeline.chunk_encoder`): a chunk at a time."""
     from drawing import ndjson_batch
-    from pipeline import chunk
+    from pipeline import chunk_encoder
 
     class_bytes = {c.encode(): i for c, i in classes.items()}
-    for i in range(0, len(lines), chunk.CHUNK):
-        columns = ndjson_batch.parse_columns(lines[i : i + chunk.CHUNK], classes)
-        if len(columns.index) < len(lines[i : i + chunk.CHUNK]):
+    for i in range(0, len(lines), chunk_encoder.CHUNK):
+        columns = ndjson_batch.parse_columns(
+            lines[i : i + chunk_encoder.CHUNK], classes
+        )
+        if len(columns.index) < len(lines[i : i + chunk_encoder.CHUNK]):
             raise SystemExit("the bench's input must be in the dataset's layout")
         _serialize(columns, class_bytes)
 
 
 def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
-    """The same path from `.bin` bytes, as pipeline.binary and the encoder do."""
+    """The same path from `.bin` bytes, as pipeline.bin_reader and the encoder do."""
     from drawing import binary, binary_batch
-    from pipeline import chunk
+    from pipeline import chunk_encoder
 
     class_bytes = {c.encode(): i for c, i in classes.items()}
     drawings, words = [], []  # every file's drawings, as a work unit's reader gives
@@ -78,11 +80,13 @@ def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None
         ends = [*starts[1:], stop]
         drawings += [data[s:e] for s, e in zip(starts, ends, strict=True)]
         words += [word] * len(starts)
-    for i in range(0, len(drawings), chunk.CHUNK):
+    for i in range(0, len(drawings), chunk_encoder.CHUNK):
         columns = binary_batch.parse_columns(
-            drawings[i : i + chunk.CHUNK], words[i : i + chunk.CHUNK], classes
+            drawings[i : i + chunk_encoder.CHUNK],
+            words[i : i + chunk_encoder.CHUNK],
+            classes,
         )
-        if len(columns.index) < len(drawings[i : i + chunk.CHUNK]):
+        if len(columns.index) < len(drawings[i : i + chunk_encoder.CHUNK]):
             raise SystemExit("the bench's binary input must be all valid drawings")
         _serialize(columns, class_bytes)
 
@@ -115,10 +119,10 @@ def measure_core(name: str, input_dir: Path, count: int) -> float:
     lines = lines[:count]
     classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
     # Import costs stay outside the timing: TensorFlow's, and Beam's, which
-    # `pipeline.chunk` imports through `pipeline.binary`.
+    # `pipeline.chunk_encoder` imports through `pipeline.binary`.
     import tensorflow  # noqa: F401
 
-    from pipeline import chunk  # noqa: F401
+    from pipeline import chunk_encoder  # noqa: F401
 
     fn = {"ours": core_ours, "baseline": core_baseline, "binary": core_binary}[name]
     data = as_binary(lines) if name == "binary" else lines

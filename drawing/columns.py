@@ -1,7 +1,7 @@
 """A batch of drawings as columns: one array per field, no object per drawing.
 
 `drawing.ndjson_batch` parses the dataset's lines into it, and the pipeline's
-encoder (`pipeline.chunk`) encodes and serialises it a batch at a time.
+encoder (`pipeline.chunk_encoder`) encodes and serialises it a batch at a time.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def empty() -> dict:
         "filtered": 0,
         "analyzed": 0,  # training drawings in tf.Transform's sample (not a bucket)
         "rejected": {},
-        "damaged_files": [],  # reader.Damage.as_dict() of each, by path
+        "damaged_files": [],  # lines.Damage.as_dict() of each, by path
         "per_class": {},
         "point_length_histogram": {
             "bin_edges": LENGTH_BIN_EDGES,

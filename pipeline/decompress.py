@@ -9,7 +9,8 @@ error is kept. A bad CRC is found only at the end of a gzip member, after all
 its data: those bytes are kept too, although some of them may be wrong (each
 line still has to pass `drawing.ink`'s checks).
 
-Nothing here imports Beam: it takes any binary stream with a `read` method.
+`read_all` takes any binary stream with a `read` method; `read_whole` opens a
+path through Beam's FileSystems, so local paths and gs:// work alike.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import lzma
 import zlib
 from collections.abc import Callable
 from typing import BinaryIO
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 # Beam's CompressionTypes values that the standard library reads.
 _OPENERS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
@@ -90,3 +94,15 @@ def read_all(raw: BinaryIO, compression: str) -> tuple[bytes, Break | None]:
     except (OSError, zlib.error, lzma.LZMAError) as err:
         return b"".join(parts), Break(CORRUPT, f"{type(err).__name__}: {err}")
     return b"".join(parts), None
+
+
+def read_whole(path: str) -> tuple[bytes, Break | None]:
+    """A whole file's bytes, decompressed as far as they go, and the break if any."""
+    compression = CompressionTypes.detect_compression_type(path)
+    if not supported(compression):
+        # Plain, or a compression Beam reads that the standard library does
+        # not (.deflate, .zst): Beam's reader, which cannot tell truncation.
+        with FileSystems.open(path) as f:
+            return f.read(), None
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return read_all(f, compression)

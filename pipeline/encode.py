@@ -1,6 +1,6 @@
 """Beam composites: stripes of ndjson lines -> capped, split, serialised Examples.
 
-The glue stays thin: a work unit's chunks are encoded by `pipeline.chunk`
+The glue stays thin: a work unit's chunks are encoded by `pipeline.chunk_encoder`
 (parsing and ink in `drawing`, the records in `pipeline.records`, the split in
 `pipeline.split`), its counts kept by `pipeline.accounting`. Labels are stable
 so Dataflow update/monitoring keeps working.
@@ -17,7 +17,15 @@ from apache_beam.metrics import Metrics
 
 from drawing import ndjson
 from drawing.features import EVAL, SPLITS, TRAIN
-from pipeline import accounting, binary, chunk, reader, rejects, shards, sources
+from pipeline import (
+    accounting,
+    chunk_encoder,
+    lines,
+    rejects,
+    shard_writer,
+    sources,
+    stripe_reader,
+)
 from pipeline.encode_config import EncodeConfig
 
 REJECTED = "rejected"
@@ -63,19 +71,19 @@ class EncodeStripeFn(beam.DoFn):
         thresholds: Mapping[tuple[int, str], int] | None = None,
     ) -> Iterator:
         tally = accounting.Tally()
-        lines, damaged = binary.read_stripe(stripe)
+        lines, damaged = stripe_reader.read_stripe(stripe)
         writer = None
         if not self._priorities_only:
             yield from self._report_damage(tally, damaged)
             if self._config.shards_dir:
-                writer = shards.ShardWriter(
+                writer = shard_writer.ShardWriter(
                     self._config.shards_dir, stripe.index, stripe.count
                 )
-        encoder = chunk.ChunkEncoder(
+        encoder = chunk_encoder.ChunkEncoder(
             self._config, thresholds or {}, self._priorities_only
         )
-        for start in range(0, len(lines), chunk.CHUNK):
-            done = encoder.encode(lines[start : start + chunk.CHUNK], tally)
+        for start in range(0, len(lines), chunk_encoder.CHUNK):
+            done = encoder.encode(lines[start : start + chunk_encoder.CHUNK], tally)
             yield from self._emit(done, tally, writer)
         encoder.finish(tally)
         self._count(tally)
@@ -94,7 +102,7 @@ class EncodeStripeFn(beam.DoFn):
                 sum(tally.rejected.values()),
             )
 
-    def _emit(self, done: chunk.Encoded, tally, writer) -> Iterator:
+    def _emit(self, done: chunk_encoder.Encoded, tally, writer) -> Iterator:
         """A chunk's rejects, records and raw examples, or its priorities."""
         for line, reason, detail in done.rejects:
             yield from self._reject(tally, line, reason, detail)
@@ -121,7 +129,7 @@ class EncodeStripeFn(beam.DoFn):
                 sum(n for (_, s), n in tally.written.items() if s == split_name)
             )
 
-    def _report_damage(self, tally, damaged: list[reader.Damage]) -> Iterator:
+    def _report_damage(self, tally, damaged: list[lines.Damage]) -> Iterator:
         for damage in damaged:
             log.warning(
                 "%s is damaged (%s) after %d complete lines; the rest is not read: %s",

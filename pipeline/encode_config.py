@@ -26,7 +26,7 @@ class EncodeConfig:
     # Share of kept training drawings, chosen by key_id hash, whose raw strokes
     # go to tf.Transform's analysis; 0 turns the analysis off.
     analysis_fraction: float
-    # Where the encoder writes its own shards (`pipeline.shards`); None hands
+    # Where the encoder writes its own shards (`pipeline.shard_writer`); None hands
     # the records to Beam's WriteToTFRecord instead (a fixed --num_shards).
     shards_dir: str | None
 

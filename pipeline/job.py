@@ -19,13 +19,13 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
-from drawing import shards, tft_output
+from drawing import shard_manifest, tft_output
 from pipeline import (
     accounting,
-    binary,
+    bin_reader,
     encode,
-    manifest,
     report,
+    shard_writer,
     sources,
     staging,
 )
@@ -48,7 +48,7 @@ def analysis_fraction(
         f.size
         / (
             _BINARY_BYTES_PER_DRAWING
-            if binary.is_binary(f.path)
+            if bin_reader.is_binary(f.path)
             else _BYTES_PER_DRAWING
         )
         for f in files
@@ -104,7 +104,7 @@ def finalize(_, run: Run, stats: dict, written, reported, transform_done) -> dic
     stats = _run_stats(run, stats, written)
     if not stats["written"][F.TRAIN]:
         return _failed(run, stats)
-    stats[shards.SHARD_MANIFEST] = manifest.shard_manifest(
+    stats[shard_manifest.SHARD_MANIFEST] = shard_writer.manifest(
         staged, written, reported, stats
     )
     if transform_done:
@@ -134,7 +134,7 @@ def _failed(run: Run, stats: dict) -> dict:
 def _write_files(out, output: str, num_shards: int) -> list:
     """Both splits' TFRecord shards and the rejected lines; the names written.
 
-    Without a fixed shard count the encoder wrote the shards (`pipeline.shards`).
+    Without a fixed shard count the encoder wrote the shards (`pipeline.shard_writer`).
     """
     if num_shards:
         written = [
@@ -177,15 +177,17 @@ def _transform(p: beam.Pipeline, out, output: str, classes: Sequence[str], on: b
 
 @beam.ptransform_fn
 def AlignBinary(stripes, bounds: dict[str, list[int]]):  # noqa: N802 (Beam naming)
-    """Stripes with their chunks of `.bin` files made `binary.BinaryChunk`s, at
-    drawing starts: each split file walked once, on a worker (`binary.walk`)."""
+    """Stripes with their chunks of `.bin` files made `bin_reader.BinaryChunk`s, at
+    drawing starts: each split file walked once, on a worker (`bin_reader.walk`)."""
     walks = (
         stripes.pipeline
         | "BinaryFiles" >> beam.Create(sorted(bounds.items()))
         | "OneFileEach" >> beam.Reshuffle()
-        | "Walk" >> beam.MapTuple(lambda path, b: (path, binary.walk(path, b)))
+        | "Walk" >> beam.MapTuple(lambda path, b: (path, bin_reader.walk(path, b)))
     )
-    return stripes | "Align" >> beam.Map(binary.align, walks=beam.pvalue.AsDict(walks))
+    return stripes | "Align" >> beam.Map(
+        bin_reader.align, walks=beam.pvalue.AsDict(walks)
+    )
 
 
 def build(
@@ -206,8 +208,8 @@ def build(
     stripes = sources.plan_stripes(files, config.stripe_mb << 20)
     log.info("%d input files in %d work units", len(files), len(stripes))
     created = p | "Stripes" >> beam.Create(stripes)
-    if any(binary.is_binary(f.path) for f in files):
-        created = created | "AlignBinary" >> AlignBinary(binary.bounds(stripes))
+    if any(bin_reader.is_binary(f.path) for f in files):
+        created = created | "AlignBinary" >> AlignBinary(bin_reader.bounds(stripes))
     out = (
         created
         | "Spread" >> beam.Reshuffle()  # one work unit per worker at a time

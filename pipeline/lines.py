@@ -139,3 +139,27 @@ class Lines:
         if self.words[f] is not None:
             return Record(self.files[f], offset, number, self.data[i], self.words[f])
         return Line(self.files[f], offset, number or None, self.data[i])
+
+
+@dataclasses.dataclass(frozen=True)
+class Damage:
+    """A compressed input file that breaks off: how far it was read, and why not on."""
+
+    path: str
+    reason: str  # decompress.TRUNCATED or decompress.CORRUPT
+    detail: str  # the decompressor's message
+    lines_read: int  # complete, non-blank lines kept (they count in lines_read)
+    offset: int  # decompressed bytes kept: where the unfinished line starts
+    line_number: int  # 1-based number of the line the break falls in
+    partial_line: bytes  # the unfinished line, dropped
+
+    def as_dict(self) -> dict:
+        """stats.json's entry: everything but the partial line's bytes."""
+        return {
+            "path": self.path,
+            "reason": self.reason,
+            "detail": self.detail,
+            "lines_read": self.lines_read,
+            "bytes_read": self.offset,
+            "partial_line_bytes": len(self.partial_line),
+        }

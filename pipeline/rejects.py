@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline import binary, reader
+from pipeline import bin_reader, lines
 from pipeline.lines import Line, Record
 
 DAMAGED_FILE = "damaged_file"  # the reason of a file that breaks off
@@ -33,12 +33,12 @@ def error_record(line: Line | Record, reason: str, detail: str, **extra) -> byte
 
 def _shown(line: Line | Record) -> str:
     """An input line as text for errors/: a binary drawing's bytes in hex."""
-    if binary.is_binary(line.source):
+    if bin_reader.is_binary(line.source):
         return line.data[: ERROR_LINE_CHARS // 2].hex()
     return line.data[:ERROR_LINE_CHARS].decode("utf-8", "replace")
 
 
-def damage_record(damage: reader.Damage) -> bytes:
+def damage_record(damage: lines.Damage) -> bytes:
     """The errors/ line of a damaged file: where it broke, and its unfinished line."""
     at_break = Line(damage.path, damage.offset, damage.line_number, damage.partial_line)
     detail = (

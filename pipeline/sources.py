@@ -1,7 +1,7 @@
 """Finds the input files and cuts them into class-mixed work units ("stripes").
 
 A stripe holds the k-th byte range of every splittable input file, so one work
-unit sees every class; `pipeline.reader` reads it. A stripe's memory is about
+unit sees every class; `pipeline.stripe_reader` reads it. A stripe's memory is about
 `total bytes / number of stripes`, bounded by `target_stripe_bytes`.
 Compressed files cannot be split; each is read whole, in the stripe it is
 dealt to.
@@ -25,7 +25,7 @@ from drawing import features
 from drawing.flags import InputError
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".jsonl")
-BINARY_SUFFIXES = (".bin", ".bin.gz")  # Google's binary layout (pipeline.binary)
+BINARY_SUFFIXES = (".bin", ".bin.gz")  # Google's binary layout (pipeline.bin_reader)
 INPUT_SUFFIXES = NDJSON_SUFFIXES + BINARY_SUFFIXES
 _LONGEST_SUFFIX_FIRST = sorted(INPUT_SUFFIXES, key=len, reverse=True)
 MIN_STRIPES = 8

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from drawing import container, flags
 from drawing.export_marker import IncompleteExport, check_complete
 from drawing.flags import flag
-from serving.app import MODEL_ROUTE, PREDICT_ROUTE
+from serving.rest_api import MODEL_ROUTE, PREDICT_ROUTE
 
 SERVE_COMMAND = ("python", "-m", "serving.serve")
 # Inside a container, listening on localhost would reach no one.

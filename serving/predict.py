@@ -28,14 +28,14 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import tensorflow as tf
 
-from drawing import examples, flags, logs, ndjson
 from drawing import features as F
+from drawing import flags, logs, ndjson, raw_example
 from drawing.export_marker import IncompleteExport, check_complete
 from drawing.flags import flag
 
 DEFAULT_BATCH = 256
 DEFAULT_K = 3  # classes per drawing
-# Points per drawing (the server's bound too, serving.instances.Limits).
+# Points per drawing (the server's bound too, serving.request_parser.Limits).
 MAX_POINTS = 100_000
 SIGNATURE = "predict_example"
 NOT_USABLE = "no usable drawing: the model found no ink in it"
@@ -96,7 +96,7 @@ class Predictor:
         results: list[dict] = []
         for start in range(0, len(drawings), batch_size):
             chunk = drawings[start : start + batch_size]
-            batch = [examples.raw_example(*d) for d in chunk]
+            batch = [raw_example.raw_example(*d) for d in chunk]
             outputs = self._fn(tf.constant(batch, dtype=tf.string))
             classes = outputs["classes"].numpy()[:, :k]
             probabilities = outputs["probabilities"].numpy()[:, :k]

@@ -3,9 +3,9 @@
   python -m serving.serve --model EXPORT_DIR [--port 8080] [--host 127.0.0.1]
 
 then open the printed URL and draw: the page asks the model while you draw.
-The API (`serving.app`) speaks TF Serving's REST predict format, so clients of
+The API (`serving.rest_api`) speaks TF Serving's REST predict format, so clients of
 TF Serving or of a Vertex AI endpoint work unchanged; request bodies are
-parsed once and raw drawings simplified (`serving.instances`). On Vertex AI,
+parsed once and raw drawings simplified (`serving.request_parser`). On Vertex AI,
 AIP_HTTP_PORT, AIP_STORAGE_URI, AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE are
 the defaults; in a container pass `--host 0.0.0.0` (`serving.deploy` does).
 """
@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from drawing import features as F
 from drawing import flags, logs
 from drawing.flags import flag
-from serving import instances as I
-from serving.app import AppSettings, ModelInfo
+from serving import request_parser as I
+from serving.rest_api import AppSettings, ModelInfo
 
 log = logging.getLogger("serving.serve")
 CLASSES_ASSET = posixpath.join("assets.extra", "classes.txt")  # trainer.export's
@@ -156,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from aiohttp import web
 
     from drawing.export_marker import IncompleteExport
-    from serving.app import make_app
     from serving.predict import Predictor
+    from serving.rest_api import make_app
     from serving.scorer import Scorer
 
     try:

@@ -21,7 +21,7 @@ from drawing import features as F
 from drawing.flags import InputError
 from trainer.augment import augment_batch, drop_points
 from trainer.config import TrainConfig
-from trainer.shards import check_manifest
+from trainer.shard_check import check_manifest
 from trainer.statistics import DEFAULT_BUCKET_BOUNDARIES
 
 _FEATURE_SPEC = {

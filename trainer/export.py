@@ -8,7 +8,7 @@ the model; tf.Transform's graph itself is not embedded. Signatures:
 * `predict_ndjson` (also `serving_default`): ndjson lines, parsed in-graph by
   `drawing.ndjson_tf`, for stock TF Serving, Vertex AI endpoints and batch
   prediction; echoes the top-level `key_id` and `word`.
-* `predict_example`: raw tf.train.Examples of the strokes (`drawing.examples`),
+* `predict_example`: raw tf.train.Examples of the strokes (`drawing.raw_example`),
   which `serving.serve` and `serving.predict` send after parsing JSON once.
 * `predict_ink`: right-padded ink and lengths, for encoded records.
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 from drawing import logs
 from drawing.flags import InputError
 from trainer import data as D
-from trainer import distribute, evaluate, export, shards, speed, statistics
+from trainer import distribute, evaluate, export, shard_check, speed, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
 from trainer.config import (
     MODEL_CONFIG_FILE,
@@ -130,11 +130,13 @@ def train(config: TrainConfig) -> dict:
     )
     patterns = {"--training_data": config.training_data}
     patterns["--eval_data"] = config.eval_data
-    damage = shards.scan_patterns(patterns) if config.skip_damaged_records else None
+    damage = None
+    if config.skip_damaged_records:
+        damage = shard_check.scan_patterns(patterns)
     try:
         return _train(config, classes, damage)
     except tf.errors.DataLossError as err:
-        raise shards.damage_error(err, patterns) from None
+        raise shard_check.damage_error(err, patterns) from None
     except tf.errors.InvalidArgumentError as err:
         error = D.label_error(err, patterns, config.classes_file, len(classes))
         if error is None:
@@ -143,7 +145,7 @@ def train(config: TrainConfig) -> dict:
 
 
 def _train(
-    config: TrainConfig, classes: list[str], damage: list[shards.Damage] | None
+    config: TrainConfig, classes: list[str], damage: list[shard_check.Damage] | None
 ) -> dict:
     cluster = distribute.read_cluster()
     strategy = distribute.make_strategy(cluster)
@@ -238,7 +240,7 @@ def finish(
     classes: list[str],
     boundaries: list[int],
     steps: int,
-    damage: list[shards.Damage] | None = None,
+    damage: list[shard_check.Damage] | None = None,
 ) -> dict:
     """Chief only: weights, float32 serving copy, report, export. `damage`:
     the damaged shards that --skip_damaged_records skipped, for the report."""
@@ -253,7 +255,7 @@ def finish(
 
     report: dict = {"global_step": global_step, "steps": steps}
     if damage is not None:
-        report.update(shards.report(damage))
+        report.update(shard_check.report(damage))
     if config.eval_data:
         report.update(_evaluate(config, serving_model, classes, boundaries))
     write_json(posixpath.join(model_dir, REPORT_FILE), report)

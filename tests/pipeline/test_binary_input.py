@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 
 from drawing import features as F
-from pipeline import binary, job, main, sources
+from pipeline import bin_reader, chunk_encoder, job, main, sources, stripe_reader
 from pipeline.config import PipelineConfig
 from tests.shared_data import requires_sample
 from tests.synthetic import binary_drawings, random_line
@@ -100,19 +100,28 @@ def test_binary_and_mixed_runs_write_the_ndjson_runs_records(tmp_path):
     _same_outcome(ndjson_out, ndjson_stats, mixed_out, mixed_stats)
 
 
+def _plan(stripes: list[sources.Stripe]) -> list[sources.Stripe]:
+    """`stripes` with every split binary file's ranges moved to drawing starts,
+    walked here, as the job's AlignBinary step does on its workers."""
+    walks = {p: bin_reader.walk(p, b) for p, b in bin_reader.bounds(stripes).items()}
+    return [bin_reader.align(s, walks) for s in stripes]
+
+
 def test_a_big_file_becomes_many_units_that_hold_every_drawing_once(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(binary, "PLAN_BLOCK", 1000)  # the walk crosses blocks
+    monkeypatch.setattr(bin_reader, "PLAN_BLOCK", 1000)  # the walk crosses blocks
     lines = [random_line("circle", str(i), _RNG) for i in range(3000)]
     path = tmp_path / "circle.bin"
     path.write_bytes(binary_drawings(lines))
     files = sources.match_inputs([str(tmp_path / "*.bin")])
-    stripes = binary.plan(sources.plan_stripes(files, 20_000, min_stripes=2))
+    stripes = _plan(sources.plan_stripes(files, 20_000, min_stripes=2))
     assert len(stripes) > 5
-    read = [r for s in stripes for r in binary.read_stripe(s)[0]]
-    assert not [d for s in stripes for d in binary.read_stripe(s)[1]]
-    keys = sorted(int(binary.parse_line(r, {"circle": 0}, 99).key_id) for r in read)
+    read = [r for s in stripes for r in stripe_reader.read_stripe(s)[0]]
+    assert not [d for s in stripes for d in stripe_reader.read_stripe(s)[1]]
+    keys = sorted(
+        int(chunk_encoder.parse_line(r, {"circle": 0}, 99).key_id) for r in read
+    )
     assert keys == list(range(3000))
     assert sorted(r.line_number for r in read) == list(range(1, 3001))
 
@@ -121,9 +130,9 @@ def test_a_gcs_bin_is_planned_and_read_like_a_local_one(gcs, gcs_bucket):
     lines = [random_line("circle", str(i), _RNG) for i in range(1000)]
     gcs.upload_bytes(binary_drawings(lines), f"{gcs_bucket}/in/circle.bin")
     files = sources.match_inputs([f"{gcs_bucket}/in/*.bin"])
-    stripes = binary.plan(sources.plan_stripes(files, 5_000, min_stripes=2))
+    stripes = _plan(sources.plan_stripes(files, 5_000, min_stripes=2))
     assert len(stripes) > 5
-    read = [r for s in stripes for r in binary.read_stripe(s)[0]]
+    read = [r for s in stripes for r in stripe_reader.read_stripe(s)[0]]
     assert sorted(r.line_number for r in read) == list(range(1, 1001))
 
 
@@ -131,7 +140,7 @@ def test_a_gcs_bin_is_planned_and_read_like_a_local_one(gcs, gcs_bucket):
 def test_a_damaged_big_file_is_reported_once_with_what_it_kept(
     tmp_path, monkeypatch, damage
 ):
-    monkeypatch.setattr(binary, "PLAN_BLOCK", 4096)
+    monkeypatch.setattr(bin_reader, "PLAN_BLOCK", 4096)
     lines = [random_line("circle", str(i), _RNG) for i in range(2000)]
     data = binary_drawings(lines)
     whole = binary_drawings(lines[:1234])
@@ -141,8 +150,8 @@ def test_a_damaged_big_file_is_reported_once_with_what_it_kept(
         broken[len(whole) + 10] = 0x80  # its recognized byte
     (tmp_path / "circle.bin").write_bytes(bytes(broken))
     files = sources.match_inputs([str(tmp_path)])
-    stripes = binary.plan(sources.plan_stripes(files, 20_000, min_stripes=2))
-    read = [binary.read_stripe(s) for s in stripes]
+    stripes = _plan(sources.plan_stripes(files, 20_000, min_stripes=2))
+    read = [stripe_reader.read_stripe(s) for s in stripes]
     assert sum(len(records) for records, _ in read) == 1234
     [found] = [d for _, damaged in read for d in damaged]
     assert (found.reason, found.lines_read, found.line_number) == (damage, 1234, 1235)
@@ -153,12 +162,14 @@ def test_a_damaged_big_file_is_reported_once_with_what_it_kept(
 def test_the_launcher_reads_no_bin_file_its_workers_walk_them(tmp_path, monkeypatch):
     data = _write(tmp_path / "in", {"circle": "bin", "square": "ndjson"})
     files = sources.match_inputs([str(data)])
-    assert binary.bounds(sources.plan_stripes(files, 1 << 20)), "circle.bin is split"
+    assert bin_reader.bounds(sources.plan_stripes(files, 1 << 20)), (
+        "circle.bin is split"
+    )
 
     def walk(*args):
         raise AssertionError("the launcher walked a .bin file")
 
-    monkeypatch.setattr(binary, "walk", walk)
+    monkeypatch.setattr(bin_reader, "walk", walk)
     config = PipelineConfig(inputs=(str(data),), output=str(tmp_path / "out"))
     p = beam.Pipeline()
     job.build(p, config, files, ["circle", "square"], run_id="test")

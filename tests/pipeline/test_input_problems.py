@@ -19,7 +19,15 @@ import pytest
 
 from drawing import features as F
 from drawing.flags import InputError
-from pipeline import accounting, decompress, main, reader, sources, split
+from pipeline import (
+    accounting,
+    decompress,
+    lines,
+    main,
+    ndjson_reader,
+    sources,
+    split,
+)
 from tests.synthetic import random_file, random_line
 
 LOCAL = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
@@ -44,8 +52,8 @@ def _bad_crc(compressed: bytes) -> bytes:
     return compressed[:-8] + crc + compressed[-4:]
 
 
-def _read_whole(path) -> tuple[list[bytes], reader.Damage | None]:
-    lines, damage = reader.read_chunk(sources.Chunk(str(path), 0, None))
+def _read_whole(path) -> tuple[list[bytes], lines.Damage | None]:
+    lines, damage = ndjson_reader.read_chunk(sources.Chunk(str(path), 0, None))
     return [line.data for line in lines], damage
 
 

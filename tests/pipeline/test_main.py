@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from drawing import features as F
 from drawing import flags
-from pipeline import accounting, binary, config, main, sources, split
+from pipeline import accounting, config, main, sources, split, stripe_reader
 from tests.shared_data import requires_sample
 from tests.synthetic import random_file
 from tools import sample
@@ -215,8 +215,8 @@ def test_stripes_cover_every_line_exactly_once(tmp_path):
     files = sources.match_inputs([str(path)])
     stripes = sources.plan_stripes(files, target_stripe_bytes=10_000, min_stripes=2)
     assert len(stripes) > 5
-    read = [line for s in stripes for line in binary.read_stripe(s)[0]]
-    assert not [d for s in stripes for d in binary.read_stripe(s)[1]]
+    read = [line for s in stripes for line in stripe_reader.read_stripe(s)[0]]
+    assert not [d for s in stripes for d in stripe_reader.read_stripe(s)[1]]
     assert sorted(line.data for line in read) == sorted(lines)
     data = path.read_bytes()
     for line in read:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from drawing import examples, ink, ndjson
 from drawing import features as F
+from drawing import ink, ndjson, raw_example
 from pipeline import records
 from tests.shared_data import requires_sample
 from tests.synthetic import example
@@ -65,7 +65,7 @@ def _raw_check(lines: list[bytes]) -> None:
         drawing = ndjson.parse_drawing(line)
         fast = tf.train.Example.FromString(records.serialize_raw(drawing))
         reference = tf.train.Example.FromString(
-            examples.raw_example(
+            raw_example.raw_example(
                 drawing.xs, drawing.ys, drawing.stroke_lengths, drawing.word
             )
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from serving.instances import Limits
+from serving.request_parser import Limits
 from tests.product import SAMPLE_SEEN
 from tests.serving import test_page as P
 from tests.serving.server import serve_process

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from drawing.simplify import simplify_strokes
-from serving import instances as I
+from serving import request_parser as I
 from serving.serve import model_info
 from tests.serving.server import PREDICT_ROUTE as PREDICT
 from tests.serving.server import STATUS_ROUTE as STATUS

@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 import pytest
 
-from serving import instances as I
+from serving import request_parser as I
 from tests.serving.server import predict, serve_process
 from tests.shared_data import requires_sample
 

@@ -1,9 +1,8 @@
-"""Reads a stripe's lines, in an order that mixes the classes.
+"""Reads the ndjson lines of a work unit's chunk: one byte range, or a whole file.
 
-Each chunk of a stripe gives the lines that start inside its byte range (a
-whole file for compressed input). The stripe's lines are permuted before
-encoding, so each output shard is a mix of all classes without a shuffle of
-the whole dataset (which the local runner would hold in memory).
+Each chunk gives the lines that start inside its byte range (a whole file for
+compressed input); `pipeline.stripe_reader` reads a stripe's chunks and mixes
+their lines.
 
 A compressed file that breaks off (truncated, corrupt, bad CRC) is read as far
 as it goes (`pipeline.decompress`): every complete line before the break is
@@ -14,7 +13,6 @@ stats.json, errors/ and the summary.
 
 from __future__ import annotations
 
-import dataclasses
 from itertools import compress
 
 import numpy as np
@@ -22,47 +20,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import decompress
-from pipeline.lines import Lines
-from pipeline.sources import Chunk, Stripe
+from pipeline.lines import Damage, Lines
+from pipeline.sources import Chunk
 
 # What bytes.isspace() counts as whitespace, by byte value.
 _SPACE = np.isin(np.arange(256), list(b" \t\n\r\x0b\x0c"))
-
-
-@dataclasses.dataclass(frozen=True)
-class Damage:
-    """A compressed input file that breaks off: how far it was read, and why not on."""
-
-    path: str
-    reason: str  # decompress.TRUNCATED or decompress.CORRUPT
-    detail: str  # the decompressor's message
-    lines_read: int  # complete, non-blank lines kept (they count in lines_read)
-    offset: int  # decompressed bytes kept: where the unfinished line starts
-    line_number: int  # 1-based number of the line the break falls in
-    partial_line: bytes  # the unfinished line, dropped
-
-    def as_dict(self) -> dict:
-        """stats.json's entry: everything but the partial line's bytes."""
-        return {
-            "path": self.path,
-            "reason": self.reason,
-            "detail": self.detail,
-            "lines_read": self.lines_read,
-            "bytes_read": self.offset,
-            "partial_line_bytes": len(self.partial_line),
-        }
-
-
-def _read_whole(path: str) -> tuple[bytes, decompress.Break | None]:
-    """A whole file's bytes, decompressed as far as they go, and the break if any."""
-    compression = CompressionTypes.detect_compression_type(path)
-    if not decompress.supported(compression):
-        # Plain, or a compression Beam reads that the standard library does
-        # not (.deflate, .zst): Beam's reader, which cannot tell truncation.
-        with FileSystems.open(path) as f:
-            return f.read(), None
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return decompress.read_all(f, compression)
 
 
 def _read_range(chunk: Chunk) -> tuple[bytes, int]:
@@ -120,7 +82,7 @@ def read_chunk(chunk: Chunk) -> tuple[Lines, Damage | None]:
         data, offset = _read_range(chunk)
         first = 1 if chunk.start == 0 else None
         return _split_lines(chunk.path, data, offset, first), None
-    data, broke = _read_whole(chunk.path)
+    data, broke = decompress.read_whole(chunk.path)
     if broke is None:
         return _split_lines(chunk.path, data, 0, 1), None
     cut = data.rfind(b"\n") + 1
@@ -135,14 +97,3 @@ def read_chunk(chunk: Chunk) -> tuple[Lines, Damage | None]:
         partial_line=data[cut:],
     )
     return lines, damage
-
-
-def permuted(
-    stripe: Stripe, chunks: list[tuple[Lines, Damage | None]]
-) -> tuple[Lines, list[Damage]]:
-    """The chunks' lines as one `Lines`, in a fixed pseudo-random order that
-    mixes the classes (`binary.read_stripe` reads the chunks), and the
-    compressed files among them that break off."""
-    lines = Lines.concat([got for got, _ in chunks])
-    order = np.random.default_rng(stripe.index).permutation(len(lines))
-    return lines.permuted(order), [d for _, d in chunks if d is not None]

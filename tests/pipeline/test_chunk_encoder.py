@@ -10,7 +10,7 @@ import pytest
 from drawing import binary as binary_format
 from drawing import features as F
 from drawing import ink, ndjson, ndjson_batch
-from pipeline import accounting, binary, chunk, records, split
+from pipeline import accounting, chunk_encoder, records, split
 from pipeline.config import PipelineConfig
 from pipeline.encode_config import EncodeConfig
 from pipeline.lines import Line, Lines, Record
@@ -51,7 +51,7 @@ def _line_by_line(lines: Lines, config: EncodeConfig):
     out, reasons, filtered = {s: [] for s in F.SPLITS}, [], 0
     for line in lines:
         try:
-            drawing = binary.parse_line(line, class_index, config.max_points)
+            drawing = chunk_encoder.parse_line(line, class_index, config.max_points)
             if config.recognized_only and not drawing.recognized:
                 filtered += 1
                 continue
@@ -70,10 +70,13 @@ def test_a_mixed_chunk_gives_the_per_line_paths_records_in_line_order(
     recognized_only,
 ):
     config = _config(recognized_only=recognized_only, eval_fraction=0.3)
-    lines = _mixed_lines(2 * chunk.CHUNK)
+    lines = _mixed_lines(2 * chunk_encoder.CHUNK)
     tally = accounting.Tally()
-    encoder = chunk.ChunkEncoder(config, {})
-    done = [encoder.encode(lines[i : i + chunk.CHUNK], tally) for i in (0, chunk.CHUNK)]
+    encoder = chunk_encoder.ChunkEncoder(config, {})
+    done = [
+        encoder.encode(lines[i : i + chunk_encoder.CHUNK], tally)
+        for i in (0, chunk_encoder.CHUNK)
+    ]
     encoder.finish(tally)
     expected, reasons, filtered = _line_by_line(lines, config)
     for split_name in F.SPLITS:
@@ -92,21 +95,27 @@ def test_a_mixed_chunk_gives_the_per_line_paths_records_in_line_order(
 def test_the_batch_parsers_take_canonical_lines_and_binary_drawings_unless_simplify():
     lines = _mixed_lines(10)
     class_index = {c: i for i, c in enumerate(CLASSES)}
-    taken = chunk.parse_canonical(lines, _config(), class_index).index
+    taken = chunk_encoder.parse_canonical(lines, _config(), class_index).index
     assert sorted(taken) == [k for k in range(10) if k % 5 in (0, 3, 4)]
-    assert not chunk.parse_canonical(lines, _config(simplify=True), class_index).index
+    assert not chunk_encoder.parse_canonical(
+        lines, _config(simplify=True), class_index
+    ).index
 
 
 def test_a_failing_batch_parser_costs_speed_not_lines(monkeypatch, caplog):
     lines = _mixed_lines(20)
-    expected = chunk.ChunkEncoder(_config(), {}).encode(lines, accounting.Tally())
+    expected = chunk_encoder.ChunkEncoder(_config(), {}).encode(
+        lines, accounting.Tally()
+    )
 
     def broken(*args):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(ndjson_batch, "parse_columns", broken)
     with caplog.at_level(logging.ERROR):
-        got = chunk.ChunkEncoder(_config(), {}).encode(lines, accounting.Tally())
+        got = chunk_encoder.ChunkEncoder(_config(), {}).encode(
+            lines, accounting.Tally()
+        )
     assert got.records == expected.records
     assert "batch parser failed" in caplog.text
 
@@ -114,12 +123,12 @@ def test_a_failing_batch_parser_costs_speed_not_lines(monkeypatch, caplog):
 def test_caps_drop_by_priority_and_the_priority_pass_gives_the_same_priorities():
     config = _config(train_per_class=5, eval_fraction=0.0)
     lines = Lines.of([x for x in _mixed_lines(60) if type(x) is Line])
-    first = chunk.ChunkEncoder(config, {}, priorities_only=True)
+    first = chunk_encoder.ChunkEncoder(config, {}, priorities_only=True)
     priorities = first.encode(lines, accounting.Tally()).priorities
     assert priorities and all(s == F.TRAIN for s, _, _ in priorities)
     limit = sorted(p for _, c, p in priorities if c == 0)[4]
     tally = accounting.Tally()
-    encoder = chunk.ChunkEncoder(config, {(0, F.TRAIN): limit})
+    encoder = chunk_encoder.ChunkEncoder(config, {(0, F.TRAIN): limit})
     done = encoder.encode(lines, tally)
     encoder.finish(tally)
     assert tally.written[("cat", F.TRAIN)] == 5

@@ -1,4 +1,4 @@
-"""One TFRecord shard per split and work unit, written by the encoder itself.
+"""The shards the encoder writes itself, and stats.json's manifest of every shard.
 
 Handing every record to Beam's `WriteToTFRecord` cost more CPU than encoding
 it (a windowed element, a write call and two CRCs each; bench/README.md), so by
@@ -8,16 +8,25 @@ only on the input, so a retried work unit rewrites the same file, and
 `--num_shards N` still goes through `WriteToTFRecord`. The files go to the
 run's staging folder, which becomes the dataset only when the run succeeds
 (`pipeline.staging`), so a half-written shard is never part of a dataset.
+
+`manifest` lists every shard's name, bytes and records for stats.json
+(`drawing.shard_manifest`); the trainer checks the shards it reads against it
+before it builds a model (`trainer/shard_check.py`). The encoder's shards are
+listed as it reported them; those `WriteToTFRecord` wrote are counted from the
+files. Either way the records must add up to the accounting's.
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from typing import BinaryIO
 
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
+from drawing import shard_manifest
 from pipeline import records
 
 
@@ -78,3 +87,46 @@ class ShardWriter:
             }
             for split_name, (n, size) in sorted(self._written.items())
         ]
+
+
+def _counted(path: str, name: str) -> dict:
+    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        records = shard_manifest.count_records(f)
+    return shard_manifest.Shard(name, size, records).as_dict()
+
+
+def manifest(
+    staged: str, written: Sequence[str], reported: Sequence[dict], stats: dict
+) -> list[dict]:
+    """The manifest of the TFRecord shards in `written`, sorted by name.
+
+    Args:
+      staged: The staging folder; names are relative to it.
+      written: Every file the run wrote, error files included.
+      reported: The encoder's entries (path, records, bytes) of its shards.
+      stats: The run's accounting, whose `written` counts the records must match.
+    """
+    prefix = staged.rstrip("/") + "/"
+    by_path = {entry["path"]: entry for entry in reported}
+    manifest = []
+    for path in sorted(written):
+        name = path.removeprefix(prefix)
+        if not name.startswith(tuple(F.SPLIT_PREFIX.values())):
+            continue  # the rejected lines
+        entry = by_path.get(path)
+        if entry is None:
+            manifest.append(_counted(path, name))
+        else:
+            shard = shard_manifest.Shard(name, entry["bytes"], entry["records"])
+            manifest.append(shard.as_dict())
+    for split, split_prefix in F.SPLIT_PREFIX.items():
+        counted = sum(
+            s["records"] for s in manifest if s["name"].startswith(split_prefix)
+        )
+        if counted != stats["written"][split]:
+            raise AssertionError(
+                f"{split}: {counted} records in the shards, "
+                f"{stats['written'][split]} written"
+            )
+    return manifest

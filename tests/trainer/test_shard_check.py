@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from drawing import features as F
-from drawing import shards
+from drawing import shard_manifest
 from tests.trainer.test_faults import flags, main_error, write_data
 from trainer import export, task
 
@@ -29,9 +29,9 @@ def with_manifest(data: Path) -> Path:
     manifest = []
     for name in (TRAIN_SHARD, EVAL_SHARD):
         with open(data / name, "rb") as f:
-            count = shards.count_records(f)
-        manifest.append(shards.Shard(name, (data / name).stat().st_size, count))
-    stats[shards.SHARD_MANIFEST] = [s.as_dict() for s in manifest]
+            count = shard_manifest.count_records(f)
+        manifest.append(shard_manifest.Shard(name, (data / name).stat().st_size, count))
+    stats[shard_manifest.SHARD_MANIFEST] = [s.as_dict() for s in manifest]
     (data / F.STATS_FILE).write_text(json.dumps(stats))
     return data
 
@@ -49,11 +49,11 @@ def record_offsets(path: Path) -> list[int]:
 def test_count_records_reads_the_framing_and_notices_a_cut(tmp_path):
     data = write_data(tmp_path / "data")
     with open(data / TRAIN_SHARD, "rb") as f:
-        assert shards.count_records(f) == 320
+        assert shard_manifest.count_records(f) == 320
     raw = (data / TRAIN_SHARD).read_bytes()
     (tmp_path / "cut").write_bytes(raw[: len(raw) // 2])
-    with open(tmp_path / "cut", "rb") as f, pytest.raises(shards.Truncated):
-        shards.count_records(f)
+    with open(tmp_path / "cut", "rb") as f, pytest.raises(shard_manifest.Truncated):
+        shard_manifest.count_records(f)
 
 
 def test_a_cut_missing_or_stray_shard_fails_before_the_model_is_built(tmp_path):

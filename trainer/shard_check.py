@@ -1,7 +1,7 @@
 """Damaged shards: named at start by the pipeline's manifest, or where read.
 
 `check_manifest` compares the shards a data flag matches with the manifest in
-the stats.json beside them (`drawing.shards`) before the model is built.
+the stats.json beside them (`drawing.shard_manifest`) before the model is built.
 Damage that keeps a shard's size (a record that fails its CRC) shows only
 when the record is read: `damage_error` turns TensorFlow's DataLossError,
 which names no file, into one line naming the shard; with
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 
 from drawing import features as F
-from drawing import shards
+from drawing import shard_manifest
 from drawing.flags import InputError
 
 log = logging.getLogger("trainer")
@@ -31,13 +31,13 @@ _LOSS_AT = re.compile(r"(corrupted|truncated) record at (\d+)")
 _SKIP = "--skip_damaged_records"
 
 
-def _manifest(data_dir: str) -> tuple[dict[str, shards.Shard] | None, str]:
+def _manifest(data_dir: str) -> tuple[dict[str, shard_manifest.Shard] | None, str]:
     source = posixpath.join(data_dir, F.STATS_FILE)
     if not tf.io.gfile.exists(source):
         return None, source
     with tf.io.gfile.GFile(source) as f:
         try:
-            return shards.read_manifest(json.load(f)), source
+            return shard_manifest.read_manifest(json.load(f)), source
         except (ValueError, TypeError, KeyError):
             return None, source
 
@@ -65,7 +65,7 @@ def check_manifest(patterns: Mapping[str, str]) -> None:
             for p in tf.io.gfile.glob(pattern)
             if posixpath.dirname(p) == data_dir
         }
-        problem = shards.check(flag, pattern, manifest, found, source)
+        problem = shard_manifest.check(flag, pattern, manifest, found, source)
         if problem:
             raise InputError(problem)
 
@@ -108,7 +108,9 @@ def scan(files: Sequence[str]) -> list[Damage]:
         if offset >= size:
             continue
         manifest, _ = _manifest(posixpath.dirname(path))
-        expected = shards.total_records(manifest or {}, [posixpath.basename(path)])
+        expected = shard_manifest.total_records(
+            manifest or {}, [posixpath.basename(path)]
+        )
         skipped = None if expected is None else expected - int(count)
         found.append(Damage(path, offset, int(count), size - offset, skipped))
     return found

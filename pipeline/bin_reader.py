@@ -13,7 +13,7 @@ A drawing read here is a `Record` that the encoder turns into the same
 `Drawing` as its ndjson line (`drawing.binary.to_drawing`), so records, dead
 letters and accounting are the ndjson path's: a drawing counts as a line, and
 a file that ends inside a drawing, or whose counts lose step with its
-drawings, is a `reader.Damage` like a truncated .gz.
+drawings, is a `Damage` like a truncated .gz.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from drawing import binary, ndjson
-from pipeline import reader, sources
-from pipeline.lines import Line, Lines, Record
+from drawing import binary
+from pipeline import decompress, sources
+from pipeline.lines import Damage, Lines
 
 PLAN_BLOCK = 16 << 20  # bytes a planning walk reads at a time
 PARTIAL_BYTES = 4096  # bytes of a broken drawing kept for errors/
@@ -53,27 +53,13 @@ class BinaryChunk:
     start: int
     end: int | None
     first: int  # 1-based number of the drawing at `start`
-    damage: reader.Damage | None = None
-
-
-def parse_line(
-    line: Line | Record,
-    class_index: Mapping[str, int],
-    max_points: int,
-    simplify: bool = False,
-) -> ndjson.Drawing:
-    """An ndjson line or a binary drawing, parsed with the same checks."""
-    if type(line) is Record:
-        return binary.to_drawing(
-            line.data, line.word, class_index, max_points, simplify=simplify
-        )
-    return ndjson.parse_drawing(line.data, class_index, max_points, simplify=simplify)
+    damage: Damage | None = None
 
 
 def _damage(
     path: str, problem: binary.Problem, kept: int, offset: int, rest: bytes
-) -> reader.Damage:
-    return reader.Damage(
+) -> Damage:
+    return Damage(
         path=path,
         reason=problem.kind,
         detail=f"drawing {kept + 1}: {problem.detail}",
@@ -84,7 +70,7 @@ def _damage(
     )
 
 
-def walk(path: str, bounds: Sequence[int]) -> tuple[dict, reader.Damage | None]:
+def walk(path: str, bounds: Sequence[int]) -> tuple[dict, Damage | None]:
     """{bound: (first drawing start >= bound, its number)} in one pass, and the
     damage that stopped the walk, if any."""
     at: dict[int, tuple[int, int]] = {}
@@ -137,17 +123,10 @@ def align(stripe: sources.Stripe, walks: Mapping[str, tuple]) -> sources.Stripe:
     return sources.Stripe(stripe.index, stripe.count, chunks)
 
 
-def plan(stripes: Sequence[sources.Stripe]) -> list[sources.Stripe]:
-    """`stripes` with every split binary file's ranges moved to drawing starts,
-    walked here; a run walks them on its workers (`pipeline.job`)."""
-    walks = {path: walk(path, b) for path, b in bounds(stripes).items()}
-    return [align(s, walks) for s in stripes]
-
-
-def _read(chunk: BinaryChunk) -> tuple[bytes, reader.Damage | None]:
+def _read(chunk: BinaryChunk) -> tuple[bytes, Damage | None]:
     """The chunk's bytes, from its first drawing on, and a decompression break."""
     if chunk.end is None:
-        data, broke = reader._read_whole(chunk.path)
+        data, broke = decompress.read_whole(chunk.path)
         if broke is None:
             return data, None
         # Where the data stops, the walk finds a truncated drawing (or none).
@@ -161,7 +140,7 @@ def _read(chunk: BinaryChunk) -> tuple[bytes, reader.Damage | None]:
         return f.read(chunk.end - chunk.start), chunk.damage
 
 
-def read_chunk(chunk: BinaryChunk) -> tuple[Lines, reader.Damage | None]:
+def read_chunk(chunk: BinaryChunk) -> tuple[Lines, Damage | None]:
     """The drawings of a chunk, and the damage it reports."""
     data, damage = _read(chunk)
     starts, stop, problem = binary.scan(data)
@@ -177,15 +156,3 @@ def read_chunk(chunk: BinaryChunk) -> tuple[Lines, reader.Damage | None]:
         chunk.first + np.arange(len(starts), dtype=np.int64),
         sources.class_name(chunk.path),
     ), damage
-
-
-def read_stripe(stripe: sources.Stripe) -> tuple[Lines, list[reader.Damage]]:
-    """The lines and binary drawings of every chunk of a stripe, in one
-    class-mixing order (`reader.permuted`), and the files that break off."""
-    return reader.permuted(
-        stripe,
-        [
-            (read_chunk if isinstance(chunk, BinaryChunk) else reader.read_chunk)(chunk)
-            for chunk in stripe.chunks
-        ],
-    )

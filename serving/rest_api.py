@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from serving import instances as I
+from serving import request_parser as I
 from serving.scorer import Scorer
 
 log = logging.getLogger("serving.serve")

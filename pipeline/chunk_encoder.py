@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from drawing import binary_batch, ink, ndjson, ndjson_batch
+from drawing import binary, binary_batch, ink, ndjson, ndjson_batch
 from drawing.columns import Columns
 from drawing.features import SPLITS, TRAIN
-from pipeline import accounting, binary, records, split
+from pipeline import accounting, records, split
 from pipeline.encode_config import EncodeConfig
 from pipeline.lines import Line, Lines, Record
 
@@ -57,6 +57,20 @@ class _Batch(NamedTuple):
     points: np.ndarray
     inks: list  # each drawing's float32 ink bytes (or a view); empty if not encoded
     where: list  # each drawing's place in the columns, or its `Drawing`
+
+
+def parse_line(
+    line: Line | Record,
+    class_index: Mapping[str, int],
+    max_points: int,
+    simplify: bool = False,
+) -> ndjson.Drawing:
+    """An ndjson line or a binary drawing, parsed with the same checks."""
+    if type(line) is Record:
+        return binary.to_drawing(
+            line.data, line.word, class_index, max_points, simplify=simplify
+        )
+    return ndjson.parse_drawing(line.data, class_index, max_points, simplify=simplify)
 
 
 def parse_canonical(
@@ -155,7 +169,7 @@ class ChunkEncoder:
                 continue
             line = lines.entry(i)
             try:
-                drawing = binary.parse_line(
+                drawing = parse_line(
                     line, self._class_index, config.max_points, config.simplify
                 )
             except ndjson.BadDrawing as err:

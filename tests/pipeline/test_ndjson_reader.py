@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import reader
+from pipeline import ndjson_reader
 from pipeline.lines import Line
 
 BYTES = st.sampled_from([b"a", b"\n", b"\r", b" ", b"\t", b"\x0b", b"\x0c", b"\xff"])
@@ -30,6 +30,6 @@ def _reference(path: str, data: bytes, offset: int, line_number: int | None):
     line_number=st.none() | st.integers(1, 9),
 )
 def test_lines_offsets_and_numbers_are_the_line_by_line_ones(data, offset, line_number):
-    got = reader._split_lines("f.ndjson", data, offset, line_number)
+    got = ndjson_reader._split_lines("f.ndjson", data, offset, line_number)
     assert list(got) == _reference("f.ndjson", data, offset, line_number)
     assert all(type(line) is Line for line in got)
