@@ -174,3 +174,17 @@ def test_only_an_interrupted_export_gets_the_advice_to_finish_it(tmp_path, state
     )
     finishes = "run the trainer.task command" in str(refused.value)
     assert finishes == (state in ("interrupted beside", "incomplete"))
+
+
+def test_a_failed_step_of_the_demo_names_it_after_its_own_error(tmp_path, capfd):
+    from drawing.flags import InputError
+    from tools import demo
+
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(InputError) as failed:
+        demo._run(["tools.synth", f"--output={tmp_path / 'a_file' / 'x'}"])
+    assert str(failed.value) == (
+        "the step `python -m tools.synth` failed (exit status 1): its own error "
+        "is above; fix that, then run tools.demo again"
+    )
+    assert "tools.synth: error: --output " in capfd.readouterr().err
