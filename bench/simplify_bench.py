@@ -5,10 +5,14 @@ Cost: parsing raw-format lines with the simplification
 without it, in the same run, on the sample's raw drawings (raw_extra/, 2,289
 drawings) and on its simplified ones (17,989).
 
+Simplified again: how many of the sample's simplified drawings come back
+unchanged when simplified a second time (why `serving.request_parser` passes
+simplified drawings as they are).
+
 Fidelity, with --raw_dirs: raw-format ndjson files whose drawings also appear,
 simplified by Google, in the sample (checkouts of borismus/exupery and
-peter-grajcar/drawtomat hold 8,043 of them; see the sample's README) are
-simplified here and compared with Google's lines.
+peter-grajcar/drawtomat; see the sample's README) are simplified here and
+compared with Google's lines.
 
     .venv/bin/python bench/simplify_bench.py [--raw_dirs DIR ...]
 """
@@ -64,6 +68,15 @@ def read_records(path: Path) -> list[dict]:
     return [r for r in records if isinstance(r, dict)]
 
 
+def simplified_again() -> None:
+    drawings = [orjson.loads(line)["drawing"] for line in sample.all_lines()]
+    same = sum(simplify_strokes(d) == d for d in drawings)
+    print(
+        f"simplified again: {same:,} of {len(drawings):,} simplified drawings "
+        f"({same / len(drawings):.1%}) come back unchanged"
+    )
+
+
 def fidelity(raw_dirs: list[Path]) -> None:
     google = {}
     for line in sample.all_lines():
@@ -89,6 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     cost("raw_extra", sample.all_lines(sample.RAW_EXTRA))
     cost("simplified sample", sample.all_lines())
+    simplified_again()
     if args.raw_dirs:
         fidelity(args.raw_dirs)
 

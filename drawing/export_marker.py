@@ -26,18 +26,25 @@ def marker_path(export_dir: str) -> str:
 
 
 def check_complete(export_dir: str, exists: Callable[[str], bool], flag: str) -> None:
-    """Raises IncompleteExport, one line naming `flag` and what to do, unless
-    `export_dir` holds a complete export."""
+    """Raises IncompleteExport, one line naming `flag`, what is wrong and what
+    to do, unless `export_dir` holds a complete export. Only a folder that an
+    export was written in gets the advice to finish it; a path that does not
+    exist is most often a typo."""
     if exists(marker_path(export_dir)):
         return
-    what = (
-        "is not an exported model"
-        if not exists(posixpath.join(export_dir, "saved_model.pb"))
-        else f"holds an incomplete export (no {MARKER}: it was interrupted)"
-    )
-    if not exists(export_dir):
-        what = "does not exist"
-    raise IncompleteExport(
-        f"{flag} {export_dir} {what}: run the trainer.task command that exports "
-        "to it again (it finishes an interrupted export), or name a complete one"
-    )
+    finish = "run the trainer.task command that exports to it again (it finishes "
+    finish += "an interrupted export)"
+    partial = export_dir.rstrip("/") + INCOMPLETE_SUFFIX
+    if exists(posixpath.join(export_dir, "saved_model.pb")):
+        what = f"holds an incomplete export (no {MARKER}: it was interrupted)"
+        what += f": {finish}, or name a complete one"
+    elif exists(export_dir):
+        what = "is not an exported model (no saved_model.pb): name the folder "
+        what += "that trainer.task exported to (its --export_dir)"
+    elif exists(partial):
+        what = f"does not exist, but {partial} holds its interrupted export: "
+        what += finish
+    else:
+        what = "does not exist: check the path (trainer.task exports to its "
+        what += "--export_dir, MODEL_DIR/export by default)"
+    raise IncompleteExport(f"{flag} {export_dir} {what}")

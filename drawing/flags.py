@@ -6,16 +6,21 @@ from there. The dataclass checks itself in `__post_init__`; a ValueError there
 becomes a usage error (exit status 2) of one line. Every command line of the
 product is made this way (`python -m pipeline.main`, `trainer.task`,
 `serving.serve`, ...).
+
+Errors found while a command runs end it the same way everywhere: one line,
+`<prog>: error: what is wrong: what to do`, on stderr, and exit status 1
+(`one_line_errors`, `fail`); tests/test_commands.py holds every command to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from drawing import logs
 
@@ -27,6 +32,69 @@ class InputError(ValueError):
     """Input a command cannot use: a missing file, a pattern that matches
     nothing, records that do not fit. The message is one line that names what
     to fix; the command prints it without a traceback and fails."""
+
+
+def fail(prog: str, problem: object) -> NoReturn:
+    """Ends the command: `PROG: error: PROBLEM`, one line on stderr (a
+    library's message over several lines is joined), exit status 1.
+    `problem` says what is wrong, then what to do."""
+    sys.exit(f"{prog}: error: {' '.join(str(problem).split())}")
+
+
+@contextlib.contextmanager
+def one_line_errors(prog: str, *errors: type[Exception]) -> Iterator[None]:
+    """Ends the command with `fail` on an InputError raised inside, or on one
+    of `errors` (whose messages must say what to do too); anything else is a
+    bug, and keeps its traceback."""
+    try:
+        yield
+    except (InputError, *errors) as err:
+        fail(prog, err)
+
+
+def cannot_write(flag: str, path: object, err: OSError) -> InputError:
+    """The InputError for an output that cannot be written (`flag` names it)."""
+    return InputError(
+        f"{flag} {path} cannot be written ({err.strerror or err}): name a "
+        "place you can write to"
+    )
+
+
+def _not_installed(err: ImportError) -> InputError:
+    return InputError(
+        f"{err.name or err} is not installed: pip install '.[vertex]' (or run "
+        "in the trainer image)"
+    )
+
+
+@contextlib.contextmanager
+def google_cloud_errors(service: str) -> Iterator[None]:
+    """Raises an InputError for what Google Cloud refuses inside (missing
+    credentials, no access, a bad project), and for a missing client library.
+
+    Args:
+      service: What was asked, for the message (e.g. "Vertex AI").
+    """
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+        from google.auth.exceptions import GoogleAuthError
+    except ImportError as err:
+        raise _not_installed(err) from None
+    try:
+        yield
+    except ImportError as err:
+        raise _not_installed(err) from None
+    except GoogleAuthError as err:
+        raise InputError(
+            f"no usable Google Cloud credentials ({err}): run `gcloud auth "
+            "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS "
+            "to a key file; --dry-run needs none"
+        ) from None
+    except GoogleAPIError as err:
+        raise InputError(
+            f"{service} refused the request ({err}): check --project, --region "
+            "and your account's roles"
+        ) from None
 
 
 def flag(

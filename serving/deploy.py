@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
 
 from drawing import container, flags
 from drawing.export_marker import IncompleteExport, check_complete
-from drawing.flags import flag
+from drawing.flags import InputError, flag
 from serving.rest_api import MODEL_ROUTE, PREDICT_ROUTE
 
 SERVE_COMMAND = ("python", "-m", "serving.serve")
@@ -126,17 +125,38 @@ def deploy_spec(config: DeployConfig) -> dict:
 
 def deploy(spec: dict) -> tuple[str, str]:
     """Uploads, creates the endpoint if needed, deploys (waits for each);
-    returns the model's and the endpoint's resource names."""
-    from google.cloud import aiplatform
+    returns the model's and the endpoint's resource names.
 
-    aiplatform.init(project=spec["project"], location=spec["location"])
-    model = aiplatform.Model.upload(**spec["model"])
-    if "endpoint_name" in spec["endpoint"]:
-        endpoint = aiplatform.Endpoint(spec["endpoint"]["endpoint_name"])
-    else:
-        endpoint = aiplatform.Endpoint.create(**spec["endpoint"])
-    model.deploy(endpoint=endpoint, **spec["deploy"])
-    return model.resource_name, endpoint.resource_name
+    Raises:
+      InputError: no client library, no usable credentials, or Vertex AI
+        refused a step.
+    """
+    with flags.google_cloud_errors("Vertex AI"):
+        from google.cloud import aiplatform
+
+        aiplatform.init(project=spec["project"], location=spec["location"])
+        model = aiplatform.Model.upload(**spec["model"])
+        if "endpoint_name" in spec["endpoint"]:
+            endpoint = aiplatform.Endpoint(spec["endpoint"]["endpoint_name"])
+        else:
+            endpoint = aiplatform.Endpoint.create(**spec["endpoint"])
+        model.deploy(endpoint=endpoint, **spec["deploy"])
+        return model.resource_name, endpoint.resource_name
+
+
+def check_export(artifact_uri: str) -> None:
+    """Raises IncompleteExport unless `artifact_uri` holds a complete export,
+    or an InputError when it cannot be read."""
+    import tensorflow as tf  # the trainer image's: reads gs://
+
+    try:
+        check_complete(artifact_uri, tf.io.gfile.exists, "--artifact_uri")
+    except tf.errors.OpError as err:
+        raise InputError(
+            f"--artifact_uri {artifact_uri} cannot be read ({err.message}): check "
+            "the bucket, and your access to it (gcloud auth application-default "
+            "login)"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -146,13 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if config.dry_run:
         print(json.dumps(spec, indent=2))
         return
-    import tensorflow as tf  # the trainer image's: reads gs://
-
-    try:
-        check_complete(config.artifact_uri, tf.io.gfile.exists, "--artifact_uri")
-    except IncompleteExport as err:
-        sys.exit(f"serving.deploy: error: {err}")
-    model, endpoint = deploy(spec)
+    with flags.one_line_errors("serving.deploy", IncompleteExport):
+        check_export(config.artifact_uri)
+        model, endpoint = deploy(spec)
     print(f"deployed {model} to {endpoint}; predict at {endpoint}:predict")
 
 

@@ -40,10 +40,10 @@ class Limits:
 
     max_instances: int = 64
     # Points per drawing as sent (before simplification). The dataset's raw
-    # drawings, sampled at pointer events, have a few hundred; the sample's
-    # big classes traced at 1 px on a 1000 px canvas have a median of 4,600
-    # and a maximum of 72,000 (a shaded airplane), which takes ~0.1 s to check
-    # and simplify. The body bound (4 MiB) caps a request's total anyway.
+    # drawings, sampled at pointer events, have a few hundred; traced at 1 px
+    # on a 1000 px canvas, as the page sends them, thousands, and a shaded one
+    # tens of thousands, still checked and simplified in a fraction of a
+    # second. The body bound (4 MiB) caps a request's total anyway.
     max_points: int = 100_000
 
 
@@ -114,9 +114,10 @@ def needs_simplification(strokes: list[list[list]], timed: bool = False) -> bool
 
     Simplified drawings have no times and hold integers in 0-255 (not always
     spanning the whole box: RDP can drop an extreme point). Simplifying them
-    again is far from the identity: it left 345 of the sample's 17,989
-    simplified drawings (1.9%) unchanged and dropped a few points from the
-    others (RDP then runs on rounded points and on no denser line). So they
+    again is far from the identity: it leaves few of the sample's simplified
+    drawings unchanged (bench/README.md, "Simplification") and drops a few
+    points from the others (RDP then runs on rounded points and on no denser
+    line). So they
     are passed as they are, which also keeps the server's answer for a dataset
     line equal to TF Serving's for the same line. A raw drawing without times
     that happens to fit the box in whole pixels (at most 255 px, drawn in a

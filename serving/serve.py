@@ -164,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         predictor = Predictor(config.model)
     except IncompleteExport as err:
         sys.exit(f"serving.serve: error: {err}")
-    except OSError as err:  # no SavedModel there: one line, not a traceback
-        sys.exit(f"serving.serve: cannot load --model {config.model}: {err}")
+    except OSError as err:  # complete, yet unreadable: one line, not a traceback
+        what = f"--model {config.model} cannot be loaded ({err})"
+        flags.fail("serving.serve", f"{what}: export it again, or name another")
     info = model_info(config.model, predictor.max_k)
     # Warm up: the first call of a loaded graph is slow; do it before serving.
     predictor.score([([0, 255], [0, 255], [2])], k=1)

@@ -7,6 +7,7 @@ as far as it can be without a cloud account or a long run:
 * `.venv/bin/python -m MODULE ARGS`: the module's own `parse_args` accepts
   ARGS (the pipeline's leftover flags must be Beam options); with `--help`,
   and the cloud commands with `--dry-run`, the command runs for real;
+  `-m pytest PATHS` (a bench figure that a test measures): the paths exist;
 * `.venv/bin/python SCRIPT ARGS` and `./dataflow_launch.sh ARGS`: every flag
   is one that the script's `--help` lists, and the launcher's flags after
   `--` are the pipeline's;
@@ -95,6 +96,10 @@ def _parse(module: str, args: list[str]) -> None:
 
 def _check_module(words: list[str]) -> None:
     module, args = words[2], words[3:]
+    if module == "pytest":
+        paths = [a.split("::")[0] for a in args if not a.startswith("-")]
+        assert paths and [p for p in paths if not (REPO / p).exists()] == []
+        return
     if "--help" in args or (module in DRY_RUNS and "--dry-run" in args):
         done = _run([sys.executable, "-m", module, *args])
         assert done.returncode == 0, done.stderr

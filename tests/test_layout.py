@@ -121,3 +121,47 @@ def test_the_image_copies_whole_packages():
     ]
     sources = [c[0] for c in copies if c[0] != "setup.py"]
     assert sources == ["drawing/", "trainer/", "serving/"]
+
+
+# Packages whose every module a test imports by name. drawing and pipeline join
+# once their tests do (issue 28).
+TESTED_BY_NAME = ("trainer", "serving", "tools")
+# Module names more than one package may use.
+SHARED_NAMES = {"__init__", "config"}
+
+
+def _tested_modules() -> set[str]:
+    """Every `package.module` that a file under tests/ imports by name, or
+    names in a string (a command it runs as `python -m package.module`)."""
+    found = set()
+    for path in (REPO / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("package", TESTED_BY_NAME)
+def test_every_module_is_imported_by_name_by_a_test(package):
+    tested = _tested_modules()
+    untested = [
+        f"{package}.{path.stem}"
+        for path in _modules(package)
+        if path.stem != "__init__" and f"{package}.{path.stem}" not in tested
+    ]
+    assert not untested
+
+
+def test_no_two_packages_have_a_module_of_the_same_name():
+    """A module's name says its role, so `shards.py` cannot mean three things."""
+    where: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in _modules(package):
+            where.setdefault(path.stem, []).append(str(path.relative_to(REPO)))
+    shared = {n: p for n, p in where.items() if len(p) > 1 and n not in SHARED_NAMES}
+    assert not shared

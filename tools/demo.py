@@ -31,7 +31,7 @@ from pathlib import Path
 
 from drawing import features as F
 from drawing import flags, logs
-from drawing.flags import flag
+from drawing.flags import InputError, flag
 from tools import recognition_chart, sample
 from trainer.config import HISTORY_FILE, REPORT_FILE  # no TensorFlow import
 
@@ -75,7 +75,13 @@ def _run(args: Sequence[str], stdout=None) -> None:
     print(f"$ python -m {' '.join(args)}", flush=True)
     # Each command keeps the libraries' notices out of the demo's progress by
     # itself (drawing.logs); --verbose reaches them through the environment.
-    subprocess.run([sys.executable, "-m", *args], cwd=REPO, check=True, stdout=stdout)
+    done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, stdout=stdout)
+    if done.returncode:
+        raise InputError(
+            f"the step `python -m {args[0]}` failed (exit status "
+            f"{done.returncode}): its own error is above; fix that, then run "
+            "tools.demo again"
+        )
 
 
 def prepare_data(config: DemoConfig) -> tuple[list[str], list[str], str]:
@@ -247,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[logs.VERBOSE_ENV] = "1"  # for the commands the demo runs
     started = time.monotonic()
     shutil.rmtree(config.output, ignore_errors=True)  # running twice starts afresh
-    config.output.mkdir(parents=True)
+    try:
+        config.output.mkdir(parents=True)
+    except OSError as err:
+        raise flags.cannot_write("--output", config.output, err) from None
 
     _step(1, "Drawings")
     inputs, caps, description = prepare_data(config)
@@ -273,4 +282,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with flags.one_line_errors("tools.demo"):
+        sys.exit(main())

@@ -67,7 +67,7 @@ def expand_inputs(patterns: Iterable[str]) -> list[Path]:
         else:
             matches = [Path(pattern)] if Path(pattern).exists() else []
         if not matches:
-            raise FileNotFoundError(f"no input matches {pattern!r}")
+            raise FileNotFoundError(f"no input matches {pattern!r}: check the path")
         paths.extend(m for m in matches if not m.name.endswith(".classes"))
     return paths
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from drawing import flags, logs
-from drawing.flags import flag
+from drawing.export_marker import IncompleteExport
+from drawing.flags import InputError, flag
 from tools.panels import Panel, add_predictions, expand_inputs, is_tfrecord, load_panels
 
 DEFAULT_LIMIT = 36
@@ -178,17 +179,25 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line: inputs -> one PNG grid."""
     args = parse_args(argv)
-    paths = expand_inputs(args.inputs)
-    if args.model is not None and any(is_tfrecord(p) for p in paths):
-        sys.exit(
-            "--model needs ndjson input (TFRecords have no raw line to predict on)"
-        )
-    panels = load_panels(paths, args.limit, args.classes_file)
-    if not panels:
-        sys.exit("no drawings to show")
-    if args.model is not None:
-        add_predictions(panels, args.model)
-    out = render_grid(panels, args.output, args.cols, args.color_by_stroke)
+    with flags.one_line_errors("tools.render", FileNotFoundError, IncompleteExport):
+        paths = expand_inputs(args.inputs)
+        if args.model is not None and any(is_tfrecord(p) for p in paths):
+            raise InputError(
+                "--model needs ndjson input (TFRecords have no raw line to "
+                "predict on): leave out --model, or give ndjson files"
+            )
+        panels = load_panels(paths, args.limit, args.classes_file)
+        if not panels:
+            raise InputError(
+                f"no drawing to show in {', '.join(map(str, paths))} (lines "
+                "skipped are named above): give ndjson drawings or TFRecord examples"
+            )
+        if args.model is not None:
+            add_predictions(panels, args.model)
+        try:
+            out = render_grid(panels, args.output, args.cols, args.color_by_stroke)
+        except OSError as err:
+            raise flags.cannot_write("--output", args.output, err) from None
     print(f"wrote {len(panels)} drawings to {out}")
 
 

@@ -14,7 +14,8 @@ import keras
 import tensorflow as tf
 
 # The Keras minor version the workaround was written and tested against;
-# setup.py pins keras to it.
+# setup.py pins keras to it, and tests/trainer/test_distribute.py holds the
+# two equal and checks that this Keras still has the bug.
 KERAS_WORKAROUND_FOR = "3.15"
 _KERAS_ISSUES = "keras-team/keras#20329 and #20585"
 
@@ -103,7 +104,8 @@ def patch_keras_for_multi_worker(
 ) -> None:
     """Works around Keras 3's broken `fit` under MultiWorkerMirroredStrategy.
 
-    Two bugs (keras-team/keras#20329, #20585), both still in Keras 3.15:
+    Two bugs (keras-team/keras#20329, #20585), both in the Keras that setup.py
+    pins (`KERAS_WORKAROUND_FOR`):
 
     * `fit` first all-reduces a real batch only to learn its shapes; that fails
       on dict inputs, and could not work with bucketing anyway (each worker's

@@ -216,8 +216,9 @@ def learning_rate_schedule(
     """Linear warmup to `peak`, then cosine decay to 0 at `total_steps`.
 
     Warmup keeps Adam's first, badly estimated steps from wrecking the LSTM
-    weights at a learning rate 10x the tutorial's; cosine decay to zero gives
-    the last few points of accuracy without a hand-tuned step schedule.
+    weights at a peak learning rate well above the tutorial's (bench/TRAINER.md
+    says why); cosine decay to zero gives the last few points of accuracy
+    without a hand-tuned step schedule.
     """
     warmup_steps = max(0, min(warmup_steps, total_steps // 2))
     return keras.optimizers.schedules.CosineDecay(

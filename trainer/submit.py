@@ -127,26 +127,32 @@ def job_spec(config: SubmitConfig) -> dict:
 
 
 def submit(config: SubmitConfig, spec: dict) -> str:
-    """Creates the CustomJob (does not wait for it); returns its resource name."""
-    from google.cloud import aiplatform
+    """Creates the CustomJob (does not wait for it); returns its resource name.
 
-    aiplatform.init(
-        project=config.project,
-        location=config.region,
-        staging_bucket=config.staging_bucket,
-    )
-    job = aiplatform.CustomJob(
-        display_name=spec["display_name"],
-        worker_pool_specs=spec["worker_pool_specs"],
-        base_output_dir=spec["base_output_dir"],
-        staging_bucket=config.staging_bucket,
-    )
-    job.submit(
-        service_account=spec["service_account"],
-        tensorboard=spec["tensorboard"],
-        restart_job_on_worker_restart=spec["restart_job_on_worker_restart"],
-    )
-    return job.resource_name
+    Raises:
+      InputError: no client library, no usable credentials, or Vertex AI
+        refused the job.
+    """
+    with flags.google_cloud_errors("Vertex AI"):
+        from google.cloud import aiplatform
+
+        aiplatform.init(
+            project=config.project,
+            location=config.region,
+            staging_bucket=config.staging_bucket,
+        )
+        job = aiplatform.CustomJob(
+            display_name=spec["display_name"],
+            worker_pool_specs=spec["worker_pool_specs"],
+            base_output_dir=spec["base_output_dir"],
+            staging_bucket=config.staging_bucket,
+        )
+        job.submit(
+            service_account=spec["service_account"],
+            tensorboard=spec["tensorboard"],
+            restart_job_on_worker_restart=spec["restart_job_on_worker_restart"],
+        )
+        return job.resource_name
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -156,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if config.dry_run:
         print(json.dumps(spec, indent=2))
         return
-    name = submit(config, spec)
+    with flags.one_line_errors("trainer.submit"):
+        name = submit(config, spec)
     outputs = posixpath.join(config.base_output_dir, "")
     print(f"submitted {name}; outputs under {outputs}")
 

@@ -77,29 +77,3 @@ def test_plot_confusion(tmp_path: Path) -> None:
     out = charts.plot_confusion(report, examples, tmp_path / "confusion.png")
     assert_picture(out, 400, 300)
     assert_picture(charts.plot_confusion({}, {}, tmp_path / "none.png"), 200, 100)
-
-
-def test_plot_recognition(tmp_path: Path) -> None:
-    from tools import recognition_chart
-
-    curve = {f"{x / 10:.1f}": min(1.0, x / 12) for x in range(1, 11)}
-    latest = [
-        {"class": "bat", "median_points_needed": None, "recognized": 0.3},
-        {"class": "cat", "median_points_needed": 0.8, "recognized": 0.7},
-    ]
-    report = {
-        "recognition": {
-            "threshold": 0.61,
-            "precision": 0.95,
-            "while_drawing": {
-                "drawings": 750,
-                "curve": curve,
-                "median_points_needed": 0.55,
-                "latest_classes": latest,
-            },
-        }
-    }
-    out = recognition_chart.plot_recognition(report, tmp_path / "recognition.png")
-    assert_picture(out, 500, 300)
-    empty = recognition_chart.plot_recognition({}, tmp_path / "empty.png")
-    assert_picture(empty, 500, 300)

@@ -1,4 +1,5 @@
-"""Pictures: ndjson and TFRecord grids, predictions, and the demo's charts."""
+"""Pictures: ndjson and TFRecord grids, with predictions (the panels they are
+made of: test_panels.py)."""
 
 from __future__ import annotations
 
@@ -6,55 +7,20 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pytest
 
 import serving
-from drawing import features, ink
+from drawing import features
 from tests.shared_data import requires_sample
-from tests.synthetic import example
 from tests.tools.pictures import assert_picture
-from tools import panels, render, sample, synth
-
-
-@pytest.fixture(scope="module")
-def ndjson_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ndjson")
-    synth.write_dataset(out, 4, 5, seed=3)
-    return out
+from tools import panels, render, sample
 
 
 def test_renders_synthetic_ndjson_from_a_glob(ndjson_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "grid.png"
     render.main([str(ndjson_dir / "*.ndjson"), "--output", str(out), "--limit", "8"])
     assert_picture(out)
-
-
-def test_panels_are_taken_in_turn_from_each_file(ndjson_dir: Path) -> None:
-    paths = panels.expand_inputs([str(ndjson_dir)])
-    shown = panels.load_panels(paths, limit=8)
-    assert [p.label for p in shown] == sorted(synth.CLASSES[:4]) * 2
-    first_line = (ndjson_dir / f"{shown[0].label}.ndjson").read_bytes().split(b"\n")[0]
-    assert shown[0].line == first_line
-    first = orjson.loads(first_line)
-    assert [s.tolist() for s in shown[0].strokes] == [
-        np.array(s).T.tolist() for s in first["drawing"]
-    ]
-
-
-def test_bad_lines_are_skipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    good = synth.to_line(next(synth.generate("circle", 1)))
-    path = tmp_path / "mixed.ndjson"
-    path.write_bytes(b"{not json\n" + good + b"\n" + b'{"word": "x"}\n')
-    shown = panels.load_panels([path], limit=5)
-    assert [p.label for p in shown] == ["circle"]
-    assert "skipped" in capsys.readouterr().err
-
-
-def test_missing_input_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        panels.expand_inputs([str(tmp_path / "nothing*.ndjson")])
 
 
 @requires_sample
@@ -117,67 +83,6 @@ def test_prediction_text_colours() -> None:
 
 # --------------------------------------------------------------------------
 # TFRecord input.
-
-
-def _points(record: dict) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    strokes = [np.array(s[:2], dtype=np.float32).T for s in record["drawing"]]
-    lengths = [len(s) for s in strokes]
-    pen_up = np.zeros(sum(lengths), np.float32)
-    pen_up[np.cumsum(lengths) - 1] = 1
-    return np.concatenate(strokes), pen_up, lengths
-
-
-@pytest.fixture(scope="module")
-def tfrecords(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
-    """A small TFRecord like the pipeline's; the first example has no `word`."""
-    tf = pytest.importorskip("tensorflow")
-    out = tmp_path_factory.mktemp("records")
-    classes = list(synth.CLASSES[:3])
-    (out / features.CLASSES_FILE).write_text("\n".join(classes) + "\n")
-    records = [r for c in classes for r in synth.generate(c, 2, seed=9)]
-    path = out / f"{features.TRAIN_PREFIX}-00000-of-00001"
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for i, r in enumerate(records):
-            points, pen_up, _ = _points(r)
-            delta = ink.normalize_and_delta(points, pen_up)
-            record = example(
-                delta,
-                classes.index(r["word"]),
-                r["key_id"],
-                word=r["word"] if i > 0 else None,
-            )
-            writer.write(record.SerializeToString())
-    return path, records
-
-
-def test_tfrecord_strokes_match_the_normalised_drawing(tfrecords) -> None:
-    path, records = tfrecords
-    shown = panels.load_panels([path], limit=len(records))
-    assert [p.label for p in shown] == [r["word"] for r in records]
-    assert all(p.line is None for p in shown)
-    for panel, record in zip(shown, records, strict=True):
-        points, _, lengths = _points(record)
-        lower = points.min(0)
-        scale = points.max(0) - lower
-        scale[scale == 0] = 1
-        normalised = (points - lower) / scale
-        decoded = np.concatenate(panel.strokes)
-        assert decoded.shape == normalised.shape
-        np.testing.assert_allclose(decoded, normalised - normalised[0], atol=1e-5)
-        if lengths[0] > 1:  # a leading one-point stroke merges with the next
-            assert [len(s) for s in panel.strokes] == lengths
-
-
-def test_tfrecord_labels_come_from_the_classes_file(tfrecords, tmp_path: Path) -> None:
-    path, records = tfrecords
-    names = tmp_path / "names.txt"
-    names.write_text("zero\none\ntwo\n")
-    panel = panels.load_panels([path], limit=1, classes_file=names)[0]
-    assert (
-        panel.label == ["zero", "one", "two"][synth.CLASSES.index(records[0]["word"])]
-    )
-    # Without a classes file, the one beside the records is used.
-    assert panels.load_panels([path], limit=1)[0].label == records[0]["word"]
 
 
 def test_renders_tfrecords(tfrecords, tmp_path: Path) -> None:

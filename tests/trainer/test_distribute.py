@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
+from tests.product import REPO
 from trainer import distribute
 from trainer.config import ModelConfig
 from trainer.model import build_model
@@ -68,3 +72,14 @@ def test_workaround_fails_loudly_when_the_keras_internals_changed(
     # Nothing was patched on the way to the error.
     monkeypatch.undo()
     assert tf_trainer.reduce_per_replica is original
+
+
+def test_the_workaround_is_for_the_pinned_keras_which_still_has_the_bug():
+    """When setup.py's pin moves, this says to check keras-team/keras#20329 and
+    #20585 on the new Keras, and to drop the workaround once both are fixed."""
+    pinned = re.search(r'"keras==(\d+\.\d+)\.\*"', (REPO / "setup.py").read_text())
+    assert pinned and pinned[1] == distribute.KERAS_WORKAROUND_FOR
+    assert keras.__version__.startswith(f"{distribute.KERAS_WORKAROUND_FOR}.")
+    # #20585: a multi-worker "mean" is reduced along axis 0, which scalars lack.
+    # The module's source, not the function: a multi-worker run patches it.
+    assert 'strategy.reduce("MEAN", v, axis=0)' in inspect.getsource(tf_trainer)

@@ -1,10 +1,12 @@
 """Damaged shards: cut short, missing or stray (found by the pipeline's manifest
 before the model is built), or corrupt inside (found where read): one line
-naming the shard, or with --skip_damaged_records a counted skip.
+naming the shard, or with --skip_damaged_records a counted skip. The
+`trainer.shard_check` functions alone first, then through `trainer.task`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -12,11 +14,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 from drawing import features as F
 from drawing import shard_manifest
+from drawing.flags import InputError
 from tests.trainer.test_faults import flags, main_error, write_data
-from trainer import export, task
+from trainer import export, shard_check, task
 
 TRAIN_SHARD = f"{F.TRAIN_PREFIX}-00000-of-00001"
 EVAL_SHARD = f"{F.EVAL_PREFIX}-00000-of-00001"
@@ -44,6 +48,75 @@ def record_offsets(path: Path) -> list[int]:
         offsets.append(pos + 12)
         pos += 12 + length + 4
     return offsets
+
+
+def cut_shard(data: Path) -> tuple[Path, int, int]:
+    """Cuts the training shard inside record DAMAGED_RECORD's data; (the
+    shard, where its readable records end, its size now)."""
+    shard = data / TRAIN_SHARD
+    raw = shard.read_bytes()
+    data_at = record_offsets(shard)[DAMAGED_RECORD]
+    shard.write_bytes(raw[: data_at + 3])
+    return shard, data_at - 12, data_at + 3
+
+
+def test_shards_without_a_manifest_or_a_pattern_are_not_checked(tmp_path):
+    data = write_data(tmp_path / "data")  # a stats.json without a manifest
+    cut_shard(data)
+    patterns = {"--training_data": f"{data}/{F.TRAIN_PREFIX}-*", "--eval_data": ""}
+    shard_check.check_manifest(patterns)  # nothing to hold them to: no error
+
+
+def test_check_manifest_names_the_flag_and_the_shard(tmp_path):
+    data = with_manifest(write_data(tmp_path / "data"))
+    patterns = {"--training_data": f"{data}/{F.TRAIN_PREFIX}-*"}
+    shard_check.check_manifest(patterns)  # as the pipeline wrote them
+    shard, _, size = cut_shard(data)
+    with pytest.raises(InputError) as found:
+        shard_check.check_manifest(patterns)
+    assert str(found.value).startswith(
+        f"--training_data '{data}/{F.TRAIN_PREFIX}-*': shard {shard} has {size} bytes"
+    )
+
+
+def test_scan_finds_where_a_shard_stops_reading_and_the_report_counts_it(tmp_path):
+    data = with_manifest(write_data(tmp_path / "data"))
+    shard, end, size = cut_shard(data)
+    [damage] = shard_check.scan([str(data / EVAL_SHARD), str(shard)])
+    skipped = 320 - DAMAGED_RECORD
+    assert damage == shard_check.Damage(
+        str(shard), end, DAMAGED_RECORD, size - end, skipped
+    )
+    assert damage.describe() == (
+        f"{shard}: damaged at byte {end} after {DAMAGED_RECORD} good records; "
+        f"skipping its last {size - end} bytes ({skipped} records)"
+    )
+    unknown = dataclasses.replace(damage, records_skipped=None)
+    assert "(an unknown number of records)" in unknown.describe()
+    assert shard_check.report([damage, damage]) == {
+        "damaged_shards": [dataclasses.asdict(damage)] * 2,
+        "records_skipped": 2 * skipped,
+        "bytes_skipped": 2 * (size - end),
+    }
+    assert shard_check.report([damage, unknown])["records_skipped"] is None
+
+
+def test_damage_error_names_the_shard_that_tensorflow_did_not(tmp_path):
+    data = write_data(tmp_path / "data")
+    shard, end, _ = cut_shard(data)
+    loss = tf.errors.DataLossError(None, None, f"truncated record at {end}")
+    patterns = {"--eval_data": f"{data}/{F.EVAL_PREFIX}-*",
+                "--training_data": f"{data}/{F.TRAIN_PREFIX}-*"}  # fmt: skip
+    message = str(shard_check.damage_error(loss, patterns))
+    assert message.startswith(
+        f"--training_data shard {shard} is damaged (truncated record at {end}; "
+        f"it reads to byte {end}): "
+    )
+    whole = write_data(tmp_path / "whole")  # nothing to find: the patterns named
+    patterns = {"--training_data": f"{whole}/{F.TRAIN_PREFIX}-*"}
+    assert str(shard_check.damage_error(loss, patterns)).startswith(
+        f"a shard of --training_data '{whole}/{F.TRAIN_PREFIX}-*' is damaged "
+    )
 
 
 def test_count_records_reads_the_framing_and_notices_a_cut(tmp_path):
