@@ -20,7 +20,7 @@ from pipeline import preprocessing
 
 
 @beam.ptransform_fn
-def AnalyzeAndWriteTransform(  # noqa: N802 (Beam naming)
+def AnalyzeAndWriteTransform(
     raw_examples,
     transform_dir: str,
     classes: Sequence[str],

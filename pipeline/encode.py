@@ -160,7 +160,7 @@ def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
 
 
 @beam.ptransform_fn
-def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+def CapThresholds(stripes, config: EncodeConfig):
     """Per (class, split): the priority of the cap-th kept drawing, as a side input.
 
     Holds `cap` integers per class, never the drawings themselves. Applied only
@@ -184,7 +184,7 @@ def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
 
 
 @beam.ptransform_fn
-def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+def EncodeDrawings(stripes, config: EncodeConfig):
     """Stripes -> {train, eval: serialised Examples, rejected: error lines, stats}."""
     side = {}
     if config.train_per_class or config.eval_per_class:
@@ -196,6 +196,6 @@ def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
 
 
 @beam.ptransform_fn
-def MergeStats(parts):  # noqa: N802 (Beam naming)
+def MergeStats(parts):
     """Adds up the per-stripe tallies into the single stats dict of stats.json."""
     return parts | "Merge" >> beam.CombineGlobally(accounting.merge)

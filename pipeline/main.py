@@ -38,7 +38,7 @@ from drawing import logs
 from drawing.flags import InputError
 from pipeline import encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
-from pipeline.report import summary, warnings  # noqa: F401 (the CLI's words)
+from pipeline.report import summary
 
 log = logging.getLogger("pipeline")
 
