@@ -41,6 +41,7 @@ from pipeline.config import PipelineConfig, parse_args
 from pipeline.report import summary
 
 log = logging.getLogger("pipeline")
+PROG = "pipeline.main"
 
 
 def _given(args: Sequence[str], flag: str) -> bool:
@@ -62,8 +63,9 @@ def pipeline_requirements() -> list[str]:
         requires = metadata.requires(dist) or []
     except (KeyError, ValueError, metadata.PackageNotFoundError):
         raise InputError(
-            "Dataflow workers need this package's [pipeline] requirements, but it "
-            "is not installed: run `make venv` (or pip install -e '.[pipeline]')"
+            "this project is not installed, and Dataflow workers get its [pipeline] "
+            "requirements from its metadata: run `make venv` (or pip install -e "
+            "'.[pipeline]')"
         ) from None
     wanted = []
     for line in requires:
@@ -208,23 +210,29 @@ class _WorkerProgress(logging.Filter):
         return True
 
 
+def fail(message: str) -> int:
+    """A runtime error: one line `pipeline.main: error: what is wrong: what to
+    do` on stderr, and exit status 1 (argparse's usage errors exit 2)."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; returns the exit status (2 for unusable input)."""
+    """The command line; returns the exit status (1 for a run that cannot be
+    done or wrote no training record, 2 for a usage error)."""
     logs.setup(argv, filters=[_WorkerProgress()])
     config, beam_args = parse_args(argv, description=__doc__)
     try:
         stats = run(config, beam_args)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail(str(err))
     if stats is None:
         print(
             f"Job built; nothing written to {config.output} yet "
             "(a dry run, or a job that goes on running remotely)."
         )
     elif stats.get("failed"):
-        print(f"error: {stats['failed']}", file=sys.stderr)
-        return 1
+        return fail(stats["failed"])
     else:
         print(summary(stats, config.output))
     return 0

@@ -176,6 +176,16 @@ def test_an_empty_file_leaves_its_class_out_unless_the_classes_file_names_it(
         sources.class_set(None, [sources.InputFile("in/triangle.ndjson", 0)])
 
 
+def test_a_classes_file_that_cannot_be_read_or_names_no_class_is_one_line(tmp_path):
+    files = [sources.InputFile("in/circle.ndjson", 10)]
+    named = tmp_path / "classes.txt"
+    with pytest.raises(InputError, match=r"cannot be read \(.+\): check the path$"):
+        sources.class_set(str(named), files)
+    named.write_text("\n \n")
+    with pytest.raises(InputError, match="names no class: write one class a line"):
+        sources.class_set(str(named), files)
+
+
 def _one_training_drawing(word: str) -> bytes:
     """A line whose key_id falls in the training split."""
     keys = (str(k) for k in itertools.count(10**7))

@@ -6,6 +6,8 @@ import collections
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import tensorflow as tf
 from drawing import features as F
 from drawing import flags
 from pipeline import accounting, config, main, sources, split, stripe_reader
+from tests.product import product_env
 from tests.shared_data import requires_sample
 from tests.synthetic import random_file
 from tools import sample
@@ -190,7 +193,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, capsys):
     out.mkdir()
     (out / "old.txt").write_text("keep me")
     args = ["--input", str(tmp_path / "circle.ndjson"), "--output", str(out), *LOCAL]
-    assert main.main(args) == 2
+    assert main.main(args) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "old.txt").exists()
     assert main.main([*args, "--overwrite"]) == 0
@@ -202,10 +205,34 @@ def test_a_pattern_matching_nothing_fails_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"
     assert (
         main.main(["--input", str(tmp_path / "nope*.ndjson"), "--output", str(out)])
-        == 2
+        == 1
     )
     assert "matches no ndjson or .bin file" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_runtime_error_is_one_line_and_exits_1_a_usage_error_exits_2(tmp_path):
+    """`pipeline.main: error: what is wrong: what to do`, as every command says
+    it; only argparse's usage errors exit 2."""
+    missing = str(tmp_path / "nope.ndjson")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.main", "--input", missing, "--output", "o"],
+        cwd=tmp_path,
+        env=product_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"pipeline.main: error: --input {missing!r} matches no ndjson or .bin "
+        "file: check the path (a directory's files must end in .ndjson, "
+        ".ndjson.gz, .json, .jsonl, .bin, .bin.gz)\n"
+    )
+    assert done.stdout == ""
+    with pytest.raises(SystemExit) as usage:
+        main.main(["--input", missing])  # no --output
+    assert usage.value.code == 2
 
 
 def test_stripes_cover_every_line_exactly_once(tmp_path):

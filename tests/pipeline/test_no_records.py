@@ -19,7 +19,7 @@ BAD = b'garbage\n\xff\xfe\n{"word": "circle"}\n{"word": "circle", "key_id": "1"}
 
 
 def _one_error_line(err: str) -> str:
-    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    [line] = [x for x in err.splitlines() if x.startswith("pipeline.main: error:")]
     return line
 
 
@@ -33,14 +33,15 @@ def test_only_bad_lines_fail_with_the_reasons_and_keep_errors_and_stats(
     assert main.main([*args, *NO_TRANSFORM]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert line == (
-        "error: no training record written: of 4 lines read, 4 rejected "
+        "pipeline.main: error: no training record written: of 4 lines read, "
+        "4 rejected "
         "(bad_drawing: 1, malformed_json: 1, missing_key_id: 1); "
         f"see {out}/errors/ and {out}/stats.json"
     )
     assert not (out / F.SUCCESS_FILE).exists()
     assert sorted(p.name for p in out.iterdir()) == [F.ERRORS_DIR, F.STATS_FILE]
     stats = json.loads((out / F.STATS_FILE).read_text())
-    assert stats["failed"] == line.removeprefix("error: ")
+    assert stats["failed"] == line.removeprefix("pipeline.main: error: ")
     assert sum(stats["rejected"].values()) == 4
     errors = [json.loads(x) for p in (out / F.ERRORS_DIR).iterdir() for x in p.open()]
     assert len(errors) == 4
