@@ -256,6 +256,9 @@ def test_dry_run_builds_the_dataflow_job_offline(
     assert "Wrote " not in done.stdout
     # The credential fallback's 20 s of retries never happened.
     assert "Retry with exponential backoff" not in done.stderr
+    # Beam built the sdist its preferred way (`python -m build`, which the
+    # [pipeline] extra installs), so no missing module was printed.
+    assert "No module named" not in done.stderr, done.stderr[-3000:]
 
 
 def _project_copy(tmp_path: Path, python: str) -> Path:
