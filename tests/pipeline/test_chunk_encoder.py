@@ -10,7 +10,7 @@ import pytest
 from drawing import binary as binary_format
 from drawing import features as F
 from drawing import ink, ndjson, ndjson_batch
-from pipeline import accounting, chunk_encoder, records, split
+from pipeline import accounting, chunk_encoder, chunk_parser, records, split
 from pipeline.config import PipelineConfig
 from pipeline.encode_config import EncodeConfig
 from pipeline.lines import Line, Lines, Record
@@ -51,7 +51,7 @@ def _line_by_line(lines: Lines, config: EncodeConfig):
     out, reasons, filtered = {s: [] for s in F.SPLITS}, [], 0
     for line in lines:
         try:
-            drawing = chunk_encoder.parse_line(line, class_index, config.max_points)
+            drawing = chunk_parser.parse_line(line, class_index, config.max_points)
             if config.recognized_only and not drawing.recognized:
                 filtered += 1
                 continue
@@ -70,12 +70,12 @@ def test_a_mixed_chunk_gives_the_per_line_paths_records_in_line_order(
     recognized_only,
 ):
     config = _config(recognized_only=recognized_only, eval_fraction=0.3)
-    lines = _mixed_lines(2 * chunk_encoder.CHUNK)
+    lines = _mixed_lines(2 * chunk_parser.CHUNK)
     tally = accounting.Tally()
     encoder = chunk_encoder.ChunkEncoder(config, {})
     done = [
-        encoder.encode(lines[i : i + chunk_encoder.CHUNK], tally)
-        for i in (0, chunk_encoder.CHUNK)
+        encoder.encode(lines[i : i + chunk_parser.CHUNK], tally)
+        for i in (0, chunk_parser.CHUNK)
     ]
     encoder.finish(tally)
     expected, reasons, filtered = _line_by_line(lines, config)
@@ -95,9 +95,9 @@ def test_a_mixed_chunk_gives_the_per_line_paths_records_in_line_order(
 def test_the_batch_parsers_take_canonical_lines_and_binary_drawings_unless_simplify():
     lines = _mixed_lines(10)
     class_index = {c: i for i, c in enumerate(CLASSES)}
-    taken = chunk_encoder.parse_canonical(lines, _config(), class_index).index
+    taken = chunk_parser.parse_canonical(lines, _config(), class_index).index
     assert sorted(taken) == [k for k in range(10) if k % 5 in (0, 3, 4)]
-    assert not chunk_encoder.parse_canonical(
+    assert not chunk_parser.parse_canonical(
         lines, _config(simplify=True), class_index
     ).index
 
@@ -123,8 +123,8 @@ def test_a_failing_batch_parser_costs_speed_not_lines(monkeypatch, caplog):
 def test_caps_drop_by_priority_and_the_priority_pass_gives_the_same_priorities():
     config = _config(train_per_class=5, eval_fraction=0.0)
     lines = Lines.of([x for x in _mixed_lines(60) if type(x) is Line])
-    first = chunk_encoder.ChunkEncoder(config, {}, priorities_only=True)
-    priorities = first.encode(lines, accounting.Tally()).priorities
+    first = chunk_encoder.CapPriorities(config)
+    priorities = first.priorities(lines, accounting.Tally())
     assert priorities and all(s == F.TRAIN for s, _, _ in priorities)
     limit = sorted(p for _, c, p in priorities if c == 0)[4]
     tally = accounting.Tally()
