@@ -3,9 +3,10 @@
 The dataset's own lines are parsed together, as columns, by
 `drawing.ndjson_batch` (`.bin` drawings by `drawing.binary_batch`). A line
 they give up is parsed alone by `drawing.ndjson` (`drawing.binary`) and its
-ink encoded by `ink.encode_batch`, with the same checks and reasons. Both
-passes of a capped run start here (`pipeline.chunk_encoder`), so they see the
-same drawings.
+ink encoded by `ink.encode_batch`, with the same checks and reasons, and
+counted (`Tally.per_line_parsed`): a regression of the fast path shows in
+stats.json and Beam's counters, not only as cost. Both passes of a capped run
+start here (`pipeline.chunk_encoder`), so they see the same drawings.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class ChunkParser:
         the per-line parser took and --recognized_only drops is counted as
         filtered (the batch parsers' drawings are filtered by the caller)."""
         columns = parse_canonical(lines, self._config, self._class_index)
+        if not self._config.simplify:  # with --simplify no batch parser is asked
+            tally.per_line_parsed += len(lines) - len(columns.index)
         others = self._parse_others(lines, columns.index, rejects, tally)
         inks, errors = ink.encode_batch([d for _, _, d in others])
         for j, err in errors.items():

@@ -92,6 +92,7 @@ class EncodeStripeFn(beam.DoFn):
         self._written = {s: Metrics.counter(NAMESPACE, f"written_{s}") for s in SPLITS}
         self._dropped = Metrics.counter(NAMESPACE, "dropped_by_cap")
         self._filtered = Metrics.counter(NAMESPACE, "filtered")
+        self._per_line = Metrics.counter(NAMESPACE, "per_line_parsed")
         self._rejected = {
             r: Metrics.counter(NAMESPACE, f"rejected_{r.value}") for r in ndjson.Reason
         }
@@ -149,6 +150,7 @@ class EncodeStripeFn(beam.DoFn):
         """Beam's counters, once per work unit: per record they cost ~1 us each."""
         self._lines.inc(tally.lines_read)
         self._filtered.inc(tally.filtered)
+        self._per_line.inc(tally.per_line_parsed)
         self._dropped.inc(sum(tally.dropped.values()))
         for split_name in SPLITS:
             self._written[split_name].inc(
