@@ -8,7 +8,9 @@ The file holds no word: the class comes from the file name, as for ndjson.
 
 Framework-free (struct, no numpy), so the pipeline, the tools and plain pytest
 share it. A drawing becomes the same `drawing.ndjson.Drawing`, with the same
-checks and reasons, as the ndjson line of that drawing (`to_drawing`).
+checks and reasons, as the ndjson line of that drawing (`to_drawing`): a twin
+of the reference, `drawing.ndjson`, held to it by tests/drawing/test_binary.py
+on generated drawings and every real one.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ from tensorflow/core/example/{example,feature}.proto): faster than
 `example_pb2`, and no worker imports TensorFlow just to serialise
 (bench/README.md has the figures). Every part but the ink and the key_id is
 one of a few byte strings, built once and looked up by its length or value.
-`tests/pipeline/test_records.py` holds every byte of it against
-`tf.train.Example` on the real sample.
+
+Twins of `tf.train.Example`: tests/pipeline/test_records.py parses every
+record of the real sample back with TensorFlow and holds each field equal to
+the tutorial's record built with `tf.train.Example` (`tests.synthetic.example`),
+and each raw Example (`serialize_raw`) equal to `drawing.raw_example`'s.
 """
 
 from __future__ import annotations
