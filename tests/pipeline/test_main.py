@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -373,24 +372,6 @@ def test_classes_file_sets_the_class_set_and_other_words_are_rejected(tmp_path):
     stats = json.loads((out / F.STATS_FILE).read_text())
     assert stats["rejected"] == {"unknown_word": 20}
     assert sum(stats["written"].values()) == 20
-
-
-def test_remote_workers_get_the_pipeline_extra_as_a_requirements_file():
-    args = main.worker_requirements(
-        ["--runner=DataflowRunner", "--setup_file", "./setup.py"]
-    )
-    path = args[args.index("--requirements_file") + 1]
-    lines = Path(path).read_text().splitlines()
-    assert lines == main.pipeline_requirements()
-    assert "apache-beam[gcp]==2.77.*" in lines
-    assert "tensorflow-transform==1.21.*" in lines
-    assert args[args.index("--requirements_cache") + 1] == "skip"
-    # Local runs, and a requirements file of the caller's own, are left alone.
-    assert main.worker_requirements(["--runner=FnApiRunner"]) == [
-        "--runner=FnApiRunner"
-    ]
-    own = ["--setup_file=./setup.py", "--requirements_file=mine.txt"]
-    assert main.worker_requirements(own) == own
 
 
 def test_simplify_flag():
