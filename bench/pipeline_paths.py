@@ -91,12 +91,12 @@ def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None
 
 def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
     """The lines as one `<class>.bin` file's bytes per class (untimed)."""
-    from drawing import binary
+    from tests.synthetic import from_record, pack
 
     per_class: dict[str, list[bytes]] = {}
     for line in lines:
         record = json.loads(line)
-        packed = binary.pack(binary.from_record(record))
+        packed = pack(from_record(record))
         per_class.setdefault(record["word"], []).append(packed)
     return [(word, b"".join(parts)) for word, parts in sorted(per_class.items())]
 
@@ -116,8 +116,8 @@ def measure_core(name: str, input_dir: Path, count: int) -> float:
     random.Random(0).shuffle(lines)
     lines = lines[:count]
     classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
-    # Import costs stay outside the timing: TensorFlow's, and Beam's, which
-    # `pipeline.chunk_encoder` imports through `pipeline.binary`.
+    # Import costs stay outside the timing: TensorFlow's (the baseline's
+    # tf.train.Example) and the encoder's own.
     import tensorflow  # noqa: F401
 
     from pipeline import chunk_encoder  # noqa: F401

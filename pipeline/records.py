@@ -101,14 +101,6 @@ _RECOGNIZED_ENTRY = (_int64_entry(_RECOGNIZED, 0), _int64_entry(_RECOGNIZED, 1))
 _F4 = np.dtype("<f4")
 
 
-def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
-    """The tf.train.Example bytes for one drawing and its float32 [N-1, 3] ink."""
-    (record,) = serialize_many(
-        [raw_ink(ink)], [drawing.key_id.encode()], [drawing.recognized], [class_index]
-    )
-    return record
-
-
 def raw_ink(ink: np.ndarray) -> bytes:
     """An ink array's bytes as `serialize_many` takes them."""
     if ink.dtype == _F4:  # tobytes() is C order whatever the strides
@@ -122,8 +114,9 @@ def serialize_many(
     recognized: Iterable[bool],
     class_indices: Iterable[int],
 ) -> list[bytes]:
-    """`serialize` for many drawings, each ink given as its float32 bytes
-    (little-endian, [N-1, 3] in C order): one loop of lookups and joins."""
+    """The tf.train.Example bytes of many drawings, each ink given as its
+    float32 bytes (little-endian, [N-1, 3] in C order): one loop of lookups
+    and joins."""
     ink_head, shape, class_entry = _INK_HEAD, _SHAPE_ENTRY, _CLASS_ENTRY
     key_head, small, flag = _KEY_HEAD, _SMALL, _RECOGNIZED_ENTRY
     out = []

@@ -14,8 +14,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from drawing import features as F
 from drawing.features import EVAL, TRAIN
-from pipeline import accounting, encode, sources, split
+from pipeline import accounting, encode, sources
 from pipeline.config import PipelineConfig
+from tests.pipeline.test_split import assign
 from tests.synthetic import random_line
 
 
@@ -50,7 +51,7 @@ def _write_inputs(tmp_path, per_class: int = 60):
 def test_encode_drawings_splits_rejects_and_counts(tmp_path):
     files = _write_inputs(tmp_path)
     config = _encode_config(train_per_class=0, eval_per_class=0)
-    expected_split = {str(k): split.assign(str(k), 0.1)[0] for k in range(1001, 1121)}
+    expected_split = {str(k): assign(str(k), 0.1)[0] for k in range(1001, 1121)}
     want = collections.Counter(expected_split.values())
     stripes = sources.plan_stripes(files, target_stripe_bytes=4096, min_stripes=3)
     with TestPipeline(runner="FnApiRunner") as p:
@@ -100,7 +101,7 @@ def test_caps_keep_the_smallest_priorities_per_class(tmp_path):
     config = _encode_config(train_per_class=20, eval_per_class=3)
     by_class_split = collections.defaultdict(list)
     for k in range(1001, 1121):
-        name, priority = split.assign(str(k), 0.1)
+        name, priority = assign(str(k), 0.1)
         by_class_split[("cat" if k <= 1060 else "dog", name)].append((priority, str(k)))
     expected = {
         s: sorted(

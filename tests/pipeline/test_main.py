@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 from drawing import features as F
-from drawing import flags
-from pipeline import accounting, config, main, sources, split, stripe_reader
+from pipeline import accounting, main
+from tests.pipeline.test_split import assign, key_hash
 from tests.product import product_env
 from tests.shared_data import requires_sample
 from tests.synthetic import random_file
@@ -110,7 +110,7 @@ def test_records_read_by_the_tutorial_input_fn_equal_the_tutorial_transform(
             assert classes[int(r["class_index"][0])] == word
             assert tuple(r["shape"]) == ink.shape
             np.testing.assert_array_equal(r["ink"].reshape(-1, 3), ink)
-            assert split.assign(key, 0.1)[0] == name
+            assert assign(key, 0.1)[0] == name
             seen[key] += 1
         # Shuffled across shards: the head of every shard mixes many classes.
         for shard in shards:
@@ -234,21 +234,6 @@ def test_a_runtime_error_is_one_line_and_exits_1_a_usage_error_exits_2(tmp_path)
     assert usage.value.code == 2
 
 
-def test_stripes_cover_every_line_exactly_once(tmp_path):
-    path = tmp_path / "many.ndjson"
-    lines = [f'{{"i": {i}, "pad": "{"x" * (i % 37)}"}}'.encode() for i in range(3000)]
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    files = sources.match_inputs([str(path)])
-    stripes = sources.plan_stripes(files, target_stripe_bytes=10_000, min_stripes=2)
-    assert len(stripes) > 5
-    read = [line for s in stripes for line in stripe_reader.read_stripe(s)[0]]
-    assert not [d for s in stripes for d in stripe_reader.read_stripe(s)[1]]
-    assert sorted(line.data for line in read) == sorted(lines)
-    data = path.read_bytes()
-    for line in read:
-        assert data[line.offset : line.offset + len(line.data)] == line.data
-
-
 @requires_sample
 @pytest.mark.slow
 def test_transform_output_loads_and_its_vocabulary_is_the_classes_file(sample_run):
@@ -275,7 +260,7 @@ def test_stats_json_statistics_match_numpy_on_the_analysed_sample(sample_run):
         r
         for s in read_split(sample_run, F.TRAIN_PREFIX)
         for r in s
-        if (split.key_hash(r["key_id"].decode())[1] & 0xFFFFFFFF) < fraction * 2**32
+        if (key_hash(r["key_id"].decode())[1] & 0xFFFFFFFF) < fraction * 2**32
     ]
     assert len(records) == stats["analyzed"] > 1000
     deltas = np.concatenate([r["ink"].reshape(-1, 3)[:, :2] for r in records])
@@ -372,12 +357,3 @@ def test_classes_file_sets_the_class_set_and_other_words_are_rejected(tmp_path):
     stats = json.loads((out / F.STATS_FILE).read_text())
     assert stats["rejected"] == {"unknown_word": 20}
     assert sum(stats["written"].values()) == 20
-
-
-def test_simplify_flag():
-    argv = ["--input", "in", "--output", "out"]
-    assert config.parse_args(argv)[0].simplify is False
-    assert config.parse_args([*argv, "--simplify"])[0].simplify is True
-    assert "simplified input does not need it" in " ".join(
-        flags.build_parser(config.PipelineConfig, "pipeline.main").format_help().split()
-    )
