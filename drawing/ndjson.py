@@ -61,7 +61,7 @@ class Drawing(NamedTuple):
     """One structurally valid drawing with its coordinates still as parsed.
 
     A NamedTuple rather than a frozen dataclass: it is built once per input
-    line, and a frozen dataclass's __init__ cost 3x as much.
+    line, and a frozen dataclass's __init__ costs several times as much.
 
     Attributes:
       word: The class name, from the line's `word`.

@@ -147,7 +147,8 @@ class EncodeStripeFn(beam.DoFn):
             writer.flush()
 
     def _count(self, tally: accounting.Tally) -> None:
-        """Beam's counters, once per work unit: per record they cost ~1 us each."""
+        """Beam's counters, once per work unit: per record, they were a share of
+        the encoder's time (bench/README.md)."""
         self._lines.inc(tally.lines_read)
         self._filtered.inc(tally.filtered)
         self._per_line.inc(tally.per_line_parsed)
