@@ -5,7 +5,9 @@ tests that count lines, splits and rejections), and `draw` is a noisy, rotated
 shape of one of `CLASSES`, which a tiny model tells apart after a few hundred
 steps (for tests that train). `example` builds a training record with
 tf.train.Example itself, field by field, so it is also the reference that the
-pipeline's hand-assembled bytes are held against.
+pipeline's hand-assembled bytes are held against. `pack` writes a drawing in
+Google's binary layout (`binary_drawings`: a whole `<class>.bin`), which only
+the tests and the benchmarks write.
 """
 
 from __future__ import annotations
