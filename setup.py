@@ -38,6 +38,10 @@ EXTRAS = {
         # The encoder frames its TFRecord shards itself (pipeline.records); Beam
         # uses the same C CRC-32C when it is installed, as [gcp] installs it.
         "google-crc32c",
+        # The Dataflow launcher: Beam builds the workers' sdist of --setup_file
+        # with `python -m build --no-isolation` when it is installed, and
+        # otherwise prints "No module named build" and falls back.
+        "build",
     ],
     "vertex": ["google-cloud-aiplatform>=1.26,<2"],
     "viz": ["matplotlib"],

@@ -118,7 +118,7 @@ def _fuzz(args: argparse.Namespace) -> None:
     """The child: runs libFuzzer until --seconds, never returns."""
     import atheris
 
-    with atheris.instrument_imports(include=["pipeline"]):
+    with atheris.instrument_imports(include=["drawing", "pipeline"]):
         from drawing import ink, ndjson, simplify  # noqa: F401 (instrumented)
     from tests.pipeline.test_fuzz_ink import CLASS_INDEX, MAX_POINTS, check_batch
 

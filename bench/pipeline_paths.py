@@ -56,14 +56,12 @@ def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
     """parse -> validate -> normalise -> serialised Example, as the encoder does
     it for the dataset's own lines (`pipeline.chunk_encoder`): a chunk at a time."""
     from drawing import ndjson_batch
-    from pipeline import chunk_encoder
+    from pipeline import chunk_parser
 
     class_bytes = {c.encode(): i for c, i in classes.items()}
-    for i in range(0, len(lines), chunk_encoder.CHUNK):
-        columns = ndjson_batch.parse_columns(
-            lines[i : i + chunk_encoder.CHUNK], classes
-        )
-        if len(columns.index) < len(lines[i : i + chunk_encoder.CHUNK]):
+    for i in range(0, len(lines), chunk_parser.CHUNK):
+        columns = ndjson_batch.parse_columns(lines[i : i + chunk_parser.CHUNK], classes)
+        if len(columns.index) < len(lines[i : i + chunk_parser.CHUNK]):
             raise SystemExit("the bench's input must be in the dataset's layout")
         _serialize(columns, class_bytes)
 
@@ -71,7 +69,7 @@ def core_ours(lines: list[bytes], classes: dict[str, int]) -> None:
 def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None:
     """The same path from `.bin` bytes, as pipeline.bin_reader and the encoder do."""
     from drawing import binary, binary_batch
-    from pipeline import chunk_encoder
+    from pipeline import chunk_parser
 
     class_bytes = {c.encode(): i for c, i in classes.items()}
     drawings, words = [], []  # every file's drawings, as a work unit's reader gives
@@ -80,25 +78,25 @@ def core_binary(files: list[tuple[str, bytes]], classes: dict[str, int]) -> None
         ends = [*starts[1:], stop]
         drawings += [data[s:e] for s, e in zip(starts, ends, strict=True)]
         words += [word] * len(starts)
-    for i in range(0, len(drawings), chunk_encoder.CHUNK):
+    for i in range(0, len(drawings), chunk_parser.CHUNK):
         columns = binary_batch.parse_columns(
-            drawings[i : i + chunk_encoder.CHUNK],
-            words[i : i + chunk_encoder.CHUNK],
+            drawings[i : i + chunk_parser.CHUNK],
+            words[i : i + chunk_parser.CHUNK],
             classes,
         )
-        if len(columns.index) < len(drawings[i : i + chunk_encoder.CHUNK]):
+        if len(columns.index) < len(drawings[i : i + chunk_parser.CHUNK]):
             raise SystemExit("the bench's binary input must be all valid drawings")
         _serialize(columns, class_bytes)
 
 
 def as_binary(lines: list[bytes]) -> list[tuple[str, bytes]]:
     """The lines as one `<class>.bin` file's bytes per class (untimed)."""
-    from drawing import binary
+    from tests.synthetic import from_record, pack
 
     per_class: dict[str, list[bytes]] = {}
     for line in lines:
         record = json.loads(line)
-        packed = binary.pack(binary.from_record(record))
+        packed = pack(from_record(record))
         per_class.setdefault(record["word"], []).append(packed)
     return [(word, b"".join(parts)) for word, parts in sorted(per_class.items())]
 
@@ -118,8 +116,8 @@ def measure_core(name: str, input_dir: Path, count: int) -> float:
     random.Random(0).shuffle(lines)
     lines = lines[:count]
     classes = {p.stem: i for i, p in enumerate(sorted(input_dir.glob("*.ndjson")))}
-    # Import costs stay outside the timing: TensorFlow's, and Beam's, which
-    # `pipeline.chunk_encoder` imports through `pipeline.binary`.
+    # Import costs stay outside the timing: TensorFlow's (the baseline's
+    # tf.train.Example) and the encoder's own.
     import tensorflow  # noqa: F401
 
     from pipeline import chunk_encoder  # noqa: F401

@@ -1,4 +1,5 @@
-"""Google's binary Quick, Draw! files (`<class>.bin`): drawings packed and unpacked.
+"""Google's binary Quick, Draw! files (`<class>.bin`): where drawings start, and each
+one read as its ndjson line is.
 
 The layout of googlecreativelab/quickdraw-dataset's
 `examples/binary_file_parser.py`, every field little-endian: key_id uint64,
@@ -6,18 +7,20 @@ countrycode 2 bytes, recognized int8, timestamp uint32 (Unix seconds), n_strokes
 uint16, then per stroke n_points uint16, n_points x bytes, n_points y bytes.
 The file holds no word: the class comes from the file name, as for ndjson.
 
-Framework-free (struct, no numpy), so the pipeline, the tools and plain pytest
-share it. A drawing becomes the same `drawing.ndjson.Drawing`, with the same
-checks and reasons, as the ndjson line of that drawing (`to_drawing`).
+Framework-free (struct, no numpy), so the pipeline and plain pytest share it;
+the tests write `.bin` files with `tests.synthetic.pack`. A drawing becomes
+the same `drawing.ndjson.Drawing`, with the same checks and reasons, as the
+ndjson line of that drawing (`to_drawing`): a twin of the reference,
+`drawing.ndjson`, held to it by tests/drawing/test_binary.py on generated
+drawings and every real one.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
-from drawing import features as F
 from drawing import ndjson
 from drawing.ndjson import BadDrawing, Drawing, Reason
 
@@ -34,34 +37,6 @@ class Problem(NamedTuple):
 
     kind: str
     detail: str
-
-
-class Strokes(NamedTuple):
-    """One drawing as the file holds it; strokes are (xs, ys) byte strings."""
-
-    key_id: int
-    countrycode: bytes
-    recognized: int
-    timestamp: int
-    strokes: tuple[tuple[bytes, bytes], ...]
-
-
-def pack(drawing: Strokes) -> bytes:
-    """The bytes of one drawing (the writer that tests and tools use)."""
-    parts = [
-        HEADER.pack(
-            drawing.key_id,
-            drawing.countrycode,
-            drawing.recognized,
-            drawing.timestamp,
-            len(drawing.strokes),
-        )
-    ]
-    for xs, ys in drawing.strokes:
-        if len(xs) != len(ys):
-            raise ValueError(f"{len(xs)} x vs {len(ys)} y")
-        parts += [_U16.pack(len(xs)), bytes(xs), bytes(ys)]
-    return b"".join(parts)
 
 
 def drawing_end(data: bytes, offset: int) -> int | Problem:
@@ -116,26 +91,6 @@ def scan(
     return starts, offset, None
 
 
-def unpack(data: bytes, offset: int = 0) -> tuple[Strokes, int]:
-    """One drawing at `offset` and the offset after it.
-
-    Raises:
-      ValueError: when it does not fit in `data` or is corrupt.
-    """
-    stop = drawing_end(data, offset)
-    if isinstance(stop, Problem):
-        raise ValueError(f"{stop.kind}: {stop.detail}")
-    key_id, country, recognized, timestamp, n_strokes = HEADER.unpack_from(data, offset)
-    pos = offset + HEADER.size
-    strokes = []
-    for _ in range(n_strokes):
-        (n,) = _U16.unpack_from(data, pos)
-        pos += 2
-        strokes.append((data[pos : pos + n], data[pos + n : pos + 2 * n]))
-        pos += 2 * n
-    return Strokes(key_id, country, recognized, timestamp, tuple(strokes)), stop
-
-
 def to_drawing(
     data: bytes,
     word: str,
@@ -182,20 +137,4 @@ def to_drawing(
         xs=xs,
         ys=ys,
         stroke_lengths=lengths,
-    )
-
-
-def from_record(record: Mapping, timestamp: int = 0) -> Strokes:
-    """A simplified ndjson record (decoded) as its binary drawing, for writers.
-
-    The ndjson `timestamp` is a date string; the binary one is Unix seconds,
-    which the caller gives (records do not use it).
-    """
-    strokes: Sequence = record[F.DRAWING]
-    return Strokes(
-        key_id=int(record[F.KEY_ID]),
-        countrycode=str(record.get("countrycode", "")).encode().ljust(2, b"\0")[:2],
-        recognized=int(record.get(F.RECOGNIZED, True) is not False),
-        timestamp=timestamp,
-        strokes=tuple((bytes(s[0]), bytes(s[1])) for s in strokes),
     )

@@ -7,6 +7,10 @@ every coordinate of the batch at once. A drawing that would be rejected (an
 unknown word, no point, one point, too many, counts that overrun its bytes)
 is left out, and its caller asks `binary.to_drawing`, so rejects and their
 reasons stay the same; a drawing taken equals `to_drawing`'s.
+
+A twin of `binary.to_drawing` (itself a twin of the reference,
+`drawing.ndjson`): tests/drawing/test_binary_batch.py holds the two equal on
+generated drawings, valid and not.
 """
 
 from __future__ import annotations

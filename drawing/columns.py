@@ -56,7 +56,7 @@ class Columns(NamedTuple):
         point = np.cumsum(np.append(0, self.points)).tolist()
         stroke = np.cumsum(np.append(0, self.strokes)).tolist()
         xs, ys, lengths = self.xs, self.ys, self.stroke_lengths
-        new = tuple.__new__  # Drawing(...) costs 4x as much, in keyword handling
+        new = tuple.__new__  # Drawing(...) costs several times as much: keywords
         return [
             new(
                 Drawing,

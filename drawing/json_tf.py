@@ -8,6 +8,10 @@ strict (no `01`, `1.`, `.5`, `+1`, `NaN`) and within float64's range; and
 nothing follows the object. Strings collapse to `""`, scalars to `0`,
 whitespace goes, and innermost containers collapse to `0` until one `0` is
 left; nesting deeper than `MAX_DEPTH` does not pass ("not sure").
+
+A twin of orjson's verdict, the decoder of the reference parser
+(`drawing.ndjson`): tests/drawing/test_ndjson_tf.py holds the two equal on
+generated and mutated lines.
 """
 
 from __future__ import annotations

@@ -2,8 +2,16 @@
 
 Pure Python and numpy (orjson decodes), no Beam and no TensorFlow: the
 pipeline, the prediction command line and the tools read lines with it, and
-plain pytest tests it. Every way a line can fail has a `Reason`, whose value
-names the pipeline's counters and error files.
+plain pytest tests it (tests/drawing/test_ndjson.py). Every way a line can
+fail has a `Reason`, whose value names the pipeline's counters and error
+files.
+
+The reference of the drawing format's family of readers (docs/layout.md,
+"The format family"): the batch readers `drawing.ndjson_batch` and
+`drawing.binary_batch`, the `.bin` reader `drawing.binary`, the in-graph
+reader `drawing.ndjson_tf` and the server's `serving.request_parser` are
+faster or differently placed twins, each held to this parser (or to orjson,
+whose reading this parser checks) by a test of its own.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ class Drawing(NamedTuple):
     """One structurally valid drawing with its coordinates still as parsed.
 
     A NamedTuple rather than a frozen dataclass: it is built once per input
-    line, and a frozen dataclass's __init__ cost 3x as much.
+    line, and a frozen dataclass's __init__ costs several times as much.
 
     Attributes:
       word: The class name, from the line's `word`.

@@ -9,8 +9,12 @@ one compiled template when the line has the dataset's layout, else orjson
 reads the line with its drawing cut out. A line this parser is not sure
 about gets None, and its caller parses it with `parse_drawing`, so rejects
 and their reasons stay the same.
-A returned `Drawing` equals `parse_drawing`'s but for its `xs`, `ys` (int16)
+A drawing read here equals `parse_drawing`'s but for its `xs`, `ys` (int16)
 and `stroke_lengths` (int64): numpy views into the batch's arrays, not lists.
+
+A twin of the reference, `drawing.ndjson`: tests/drawing/test_ndjson_batch.py
+holds it to `parse_drawing` line for line (generated lines, canonical or
+mutated, and every real line), the same fields and, encoded, the same ink.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import orjson
 
 from drawing import features as F
 from drawing.columns import Columns
-from drawing.ndjson import DEFAULT_MAX_POINTS, Drawing
+from drawing.ndjson import DEFAULT_MAX_POINTS
 
 # The dataset's own lines, fields in its order, strings of printable ASCII
 # without `"` or a backslash: valid JSON and UTF-8 whatever they hold, so a match
@@ -50,39 +54,22 @@ _ZERO, _COMMA, _OPEN, _CLOSE = b"0,[]"
 _XY, _NEXT, _LAST = 3, 5, 7
 
 
-def parse_batch(
-    lines: Sequence[bytes],
-    class_index: Mapping[str, int] | None = None,
-    max_points: int = DEFAULT_MAX_POINTS,
-) -> list[Drawing | None]:
-    """The drawings of canonical lines, None for every other line.
-
-    Args:
-      lines: Raw ndjson lines, without newlines.
-      class_index: As in `parse_drawing`; a word outside it gets None.
-      max_points: As in `parse_drawing`; a drawing past it gets None.
-
-    Returns:
-      One entry per line: the `Drawing` that `parse_drawing` would return (with
-      int16 array coordinates), or None where `parse_drawing` must be asked.
-    """
-    out: list[Drawing | None] = [None] * len(lines)
-    columns = parse_columns(lines, class_index, max_points)
-    for i, drawing in zip(columns.index, columns.drawings(), strict=True):
-        out[i] = drawing
-    return out
-
-
 def parse_columns(
     lines: Sequence[bytes],
     class_index: Mapping[str, int] | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
 ) -> Columns:
-    """`parse_batch` as columns, for callers that work on whole batches.
+    """The drawings of the canonical lines among `lines`, as columns.
+
+    Args:
+      lines: Raw ndjson lines, without newlines.
+      class_index: As in `parse_drawing`; a line of a word outside it is left.
+      max_points: As in `parse_drawing`; a drawing past it is left.
 
     Returns:
-      The canonical lines' drawings; `index` says which lines they are. Every
-      other line must be parsed by `parse_drawing`.
+      The canonical lines' drawings (each the `Drawing` that `parse_drawing`
+      would return, with int16 array coordinates); `index` says which lines
+      they are. Every other line must be parsed by `parse_drawing`.
     """
     index, fields, spans = _other_fields(lines, class_index)
     if not spans:

@@ -24,6 +24,11 @@ bad line never fails the batch: it gets a placeholder drawing, so shapes hold.
 
 Coordinates are read as float64 and then rounded to float32, the path a JSON
 decoder followed by a float32 cast takes, so they equal the pipeline's.
+
+A twin of the reference's reading (`drawing.ndjson`: orjson, then the drawing
+checks), without reasons, only `valid`; its checks are the server's
+(`serving.request_parser`: a boolean is no number, times may follow). Held
+to orjson on generated and mutated lines by tests/drawing/test_ndjson_tf.py.
 """
 
 from __future__ import annotations

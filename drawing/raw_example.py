@@ -5,6 +5,10 @@ Every point's x and y in drawing order (float lists), the points per stroke
 `drawing.ink_tf.raw_feature_spec`. The pipeline writes it for tf.Transform's
 analysis, and serving hands drawings to the exported model's
 `predict_example` signature this way: numbers, with no JSON to parse again.
+
+Written with `tf.train.Example` itself: the reference that the pipeline's
+hand-assembled `pipeline.records.serialize_raw` is held to
+(tests/pipeline/test_records.py).
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ def empty() -> dict:
         "dropped_by_cap": dict.fromkeys(SPLITS, 0),
         "filtered": 0,
         "analyzed": 0,  # training drawings in tf.Transform's sample (not a bucket)
+        # Lines the batch parsers gave up, read one by one instead (not a
+        # bucket): the dataset's own lines need none (pipeline.chunk_parser).
+        "per_line_parsed": 0,
         "rejected": {},
         "damaged_files": [],  # lines.Damage.as_dict() of each, by path
         "per_class": {},
@@ -68,6 +71,7 @@ class Tally:
         self.lines_read = 0
         self.filtered = 0
         self.analyzed = 0
+        self.per_line_parsed = 0
         self.rejected: collections.Counter = collections.Counter()
         self.damaged_files: list[dict] = []
         self.written: collections.Counter = collections.Counter()  # (word, split)
@@ -85,6 +89,7 @@ class Tally:
         out["lines_read"] = self.lines_read
         out["filtered"] = self.filtered
         out["analyzed"] = self.analyzed
+        out["per_line_parsed"] = self.per_line_parsed
         out["rejected"] = dict(self.rejected)
         out["damaged_files"] = list(self.damaged_files)
         for (word, split), n in self.written.items():
@@ -111,6 +116,7 @@ def merge(parts: Iterable[dict]) -> dict:
         total["lines_read"] += part["lines_read"]
         total["filtered"] += part["filtered"]
         total["analyzed"] += part["analyzed"]
+        total["per_line_parsed"] += part["per_line_parsed"]
         for split in SPLITS:
             total["written"][split] += part["written"][split]
             total["dropped_by_cap"][split] += part["dropped_by_cap"][split]

@@ -20,7 +20,7 @@ from pipeline import preprocessing
 
 
 @beam.ptransform_fn
-def AnalyzeAndWriteTransform(  # noqa: N802 (Beam naming)
+def AnalyzeAndWriteTransform(
     raw_examples,
     transform_dir: str,
     classes: Sequence[str],
@@ -34,10 +34,10 @@ def AnalyzeAndWriteTransform(  # noqa: N802 (Beam naming)
     schema = schema_utils.schema_from_feature_spec(preprocessing.raw_feature_spec())
     source = tfxio.TFExampleBeamRecord(physical_format="tfrecord", schema=schema)
     batches = raw_examples | "Decode" >> source.BeamSource()
-    # TF1-style graph building: tracing preprocessing_fn as TF2 functions cost
-    # ~6 s more per run in the launcher, before any worker starts (measured on
-    # the real sample), and the graph is the same: the equivalence test holds
-    # it to the pipeline's stored ink.
+    # TF1-style graph building: tracing preprocessing_fn as TF2 functions took
+    # seconds more per run in the launcher, before any worker starts (a first
+    # run's wait: bench/startup_bench.py), and the graph is the same: the
+    # equivalence test holds it to the pipeline's stored ink.
     with tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=True):
         transform_fn = (
             batches,

@@ -1,9 +1,10 @@
 """Beam composites: stripes of ndjson lines -> capped, split, serialised Examples.
 
-The glue stays thin: a work unit's chunks are encoded by `pipeline.chunk_encoder`
-(parsing and ink in `drawing`, the records in `pipeline.records`, the split in
-`pipeline.split`), its counts kept by `pipeline.accounting`. Labels are stable
-so Dataflow update/monitoring keeps working.
+The glue stays thin: a work unit's chunks are parsed by `pipeline.chunk_parser`
+and encoded by `pipeline.chunk_encoder` (parsing and ink in `drawing`, the
+records in `pipeline.records`, the split in `pipeline.split`), its counts kept
+by `pipeline.accounting` and given to Beam's counters once per work unit.
+Labels are stable so Dataflow update/monitoring keeps working.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from drawing.features import EVAL, SPLITS, TRAIN
 from pipeline import (
     accounting,
     chunk_encoder,
+    chunk_parser,
     lines,
     rejects,
     shard_writer,
@@ -27,6 +29,7 @@ from pipeline import (
     stripe_reader,
 )
 from pipeline.encode_config import EncodeConfig
+from pipeline.lines import Lines
 
 REJECTED = "rejected"
 TRAIN_RAW = "train_raw"  # raw strokes of kept training drawings, for tf.Transform
@@ -38,18 +41,48 @@ PROGRESS = "progress:"  # prefix the CLI lets through from workers' logs
 log = logging.getLogger(__name__)
 
 
+def _chunks(lines: Lines) -> Iterator[Lines]:
+    for start in range(0, len(lines), chunk_parser.CHUNK):
+        yield lines[start : start + chunk_parser.CHUNK]
+
+
+class StripePrioritiesFn(beam.DoFn):
+    """The first pass of a capped run: a stripe's drawings as cap priorities.
+
+    Emits ((class_index, split), priority) for every drawing that would be
+    kept, which is all the cap needs; the second pass (`EncodeStripeFn`) then
+    gets the per-class thresholds as a side input. Reading twice keeps memory
+    flat, where holding the encoded drawings between the passes would not.
+    The second pass reads the same lines and does the counting; this one
+    counts nothing.
+    """
+
+    def __init__(self, config: EncodeConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        gc.freeze()  # as EncodeStripeFn.setup
+
+    def process(self, stripe: sources.Stripe) -> Iterator:
+        lines, _ = stripe_reader.read_stripe(stripe)
+        first_pass = chunk_encoder.CapPriorities(self._config)
+        unreported = accounting.Tally()
+        for chunk in _chunks(lines):
+            for split_name, class_index, priority in first_pass.priorities(
+                chunk, unreported
+            ):
+                yield beam.pvalue.TaggedOutput(split_name, (class_index, priority))
+
+
 class EncodeStripeFn(beam.DoFn):
     """Reads one stripe and turns each line into an Example, a rejection or a drop.
 
-    With `priorities_only`, it emits ((class_index, split), priority) for every
-    drawing that would be kept, which is all the cap needs; the real pass then
-    gets the per-class thresholds as a side input. Reading twice keeps memory
-    flat, where holding the encoded drawings between the passes would not.
+    In a capped run, `thresholds` holds the priority of the cap-th kept drawing
+    per (class, split), from the first pass (`StripePrioritiesFn`).
     """
 
-    def __init__(self, config: EncodeConfig, priorities_only: bool = False) -> None:
+    def __init__(self, config: EncodeConfig) -> None:
         self._config = config
-        self._priorities_only = priorities_only
 
     def setup(self) -> None:
         # Encoding allocates millions of short-lived lists; move the long-lived
@@ -59,6 +92,7 @@ class EncodeStripeFn(beam.DoFn):
         self._written = {s: Metrics.counter(NAMESPACE, f"written_{s}") for s in SPLITS}
         self._dropped = Metrics.counter(NAMESPACE, "dropped_by_cap")
         self._filtered = Metrics.counter(NAMESPACE, "filtered")
+        self._per_line = Metrics.counter(NAMESPACE, "per_line_parsed")
         self._rejected = {
             r: Metrics.counter(NAMESPACE, f"rejected_{r.value}") for r in ndjson.Reason
         }
@@ -72,42 +106,35 @@ class EncodeStripeFn(beam.DoFn):
     ) -> Iterator:
         tally = accounting.Tally()
         lines, damaged = stripe_reader.read_stripe(stripe)
+        yield from self._report_damage(tally, damaged)
         writer = None
-        if not self._priorities_only:
-            yield from self._report_damage(tally, damaged)
-            if self._config.shards_dir:
-                writer = shard_writer.ShardWriter(
-                    self._config.shards_dir, stripe.index, stripe.count
-                )
-        encoder = chunk_encoder.ChunkEncoder(
-            self._config, thresholds or {}, self._priorities_only
-        )
-        for start in range(0, len(lines), chunk_encoder.CHUNK):
-            done = encoder.encode(lines[start : start + chunk_encoder.CHUNK], tally)
-            yield from self._emit(done, tally, writer)
+        if self._config.shards_dir:
+            writer = shard_writer.ShardWriter(
+                self._config.shards_dir, stripe.index, stripe.count
+            )
+        encoder = chunk_encoder.ChunkEncoder(self._config, thresholds or {})
+        for chunk in _chunks(lines):
+            yield from self._emit(encoder.encode(chunk, tally), tally, writer)
         encoder.finish(tally)
         self._count(tally)
         if writer:
             for shard in writer.close():
                 yield beam.pvalue.TaggedOutput(SHARDS, shard)
-        if not self._priorities_only:
-            yield beam.pvalue.TaggedOutput(STATS, tally.as_dict())
-            log.info(
-                "%s work unit %d/%d done: %d lines, %d written, %d rejected",
-                PROGRESS,
-                stripe.index + 1,
-                stripe.count,
-                tally.lines_read,
-                sum(tally.written.values()),
-                sum(tally.rejected.values()),
-            )
+        yield beam.pvalue.TaggedOutput(STATS, tally.as_dict())
+        log.info(
+            "%s work unit %d/%d done: %d lines, %d written, %d rejected",
+            PROGRESS,
+            stripe.index + 1,
+            stripe.count,
+            tally.lines_read,
+            sum(tally.written.values()),
+            sum(tally.rejected.values()),
+        )
 
     def _emit(self, done: chunk_encoder.Encoded, tally, writer) -> Iterator:
-        """A chunk's rejects, records and raw examples, or its priorities."""
+        """A chunk's rejects, records and raw examples."""
         for line, reason, detail in done.rejects:
             yield from self._reject(tally, line, reason, detail)
-        for split_name, class_index, priority in done.priorities:
-            yield beam.pvalue.TaggedOutput(split_name, (class_index, priority))
         for split_name, examples in done.records.items():
             if writer:
                 writer.add_many(split_name, examples)
@@ -120,9 +147,11 @@ class EncodeStripeFn(beam.DoFn):
             writer.flush()
 
     def _count(self, tally: accounting.Tally) -> None:
-        """Beam's counters, once per work unit: per record they cost ~1 us each."""
+        """Beam's counters, once per work unit: per record, they were a share of
+        the encoder's time (bench/README.md)."""
         self._lines.inc(tally.lines_read)
         self._filtered.inc(tally.filtered)
+        self._per_line.inc(tally.per_line_parsed)
         self._dropped.inc(sum(tally.dropped.values()))
         for split_name in SPLITS:
             self._written[split_name].inc(
@@ -146,10 +175,9 @@ class EncodeStripeFn(beam.DoFn):
         tally.rejected[reason] += 1
         counter = self._rejected.get(reason) if reason != "internal_error" else None
         (counter or self._internal).inc()
-        if not self._priorities_only:
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, rejects.error_record(line, reason, detail)
-            )
+        yield beam.pvalue.TaggedOutput(
+            REJECTED, rejects.error_record(line, reason, detail)
+        )
 
 
 def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
@@ -160,14 +188,14 @@ def _threshold(kv: tuple[int, list[int]], split_name: str, cap: int):
 
 
 @beam.ptransform_fn
-def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+def CapThresholds(stripes, config: EncodeConfig):
     """Per (class, split): the priority of the cap-th kept drawing, as a side input.
 
     Holds `cap` integers per class, never the drawings themselves. Applied only
     when at least one split has a cap.
     """
     priorities = stripes | "Priorities" >> beam.ParDo(
-        EncodeStripeFn(config, priorities_only=True)
+        StripePrioritiesFn(config)
     ).with_outputs(*SPLITS)
     per_split = []
     for split_name in SPLITS:
@@ -184,7 +212,7 @@ def CapThresholds(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
 
 
 @beam.ptransform_fn
-def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
+def EncodeDrawings(stripes, config: EncodeConfig):
     """Stripes -> {train, eval: serialised Examples, rejected: error lines, stats}."""
     side = {}
     if config.train_per_class or config.eval_per_class:
@@ -196,6 +224,6 @@ def EncodeDrawings(stripes, config: EncodeConfig):  # noqa: N802 (Beam naming)
 
 
 @beam.ptransform_fn
-def MergeStats(parts):  # noqa: N802 (Beam naming)
+def MergeStats(parts):
     """Adds up the per-stripe tallies into the single stats dict of stats.json."""
     return parts | "Merge" >> beam.CombineGlobally(accounting.merge)

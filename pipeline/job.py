@@ -176,7 +176,7 @@ def _transform(p: beam.Pipeline, out, output: str, classes: Sequence[str], on: b
 
 
 @beam.ptransform_fn
-def AlignBinary(stripes, bounds: dict[str, list[int]]):  # noqa: N802 (Beam naming)
+def AlignBinary(stripes, bounds: dict[str, list[int]]):
     """Stripes with their chunks of `.bin` files made `bin_reader.BinaryChunk`s, at
     drawing starts: each split file walked once, on a worker (`bin_reader.walk`)."""
     walks = (

@@ -64,21 +64,6 @@ class Lines:
         return cls(data, file, offset, number, (path,), (word,))
 
     @classmethod
-    def of(cls, entries: Sequence[Line | Record]) -> Lines:
-        """`Line`s and `Record`s as columns, in their order."""
-        parts = [
-            cls.of_file(
-                e.source,
-                [e.data],
-                np.array([e.offset]),
-                np.array([e.line_number or 0]),
-                e.word if type(e) is Record else None,
-            )
-            for e in entries
-        ]
-        return cls.concat(parts)
-
-    @classmethod
     def concat(cls, parts: Sequence[Lines]) -> Lines:
         """Every part's entries, in order."""
         files, words, data, file = [], [], [], []

@@ -3,7 +3,8 @@
     python -m pipeline.main --input 'gs://quickdraw_dataset/full/simplified/*.ndjson' \\
         --output out/ [--train_per_class 10000 --eval_per_class 1000] [Beam options]
 
-Without a --runner it runs locally on all cores, offline. Any other Beam option
+Without a --runner it runs locally, offline: in this process for a small input,
+else on all cores (`pipeline.beam_options`). Any other Beam option
 (--runner DataflowRunner, --project, --region, --temp_location, ...) is passed
 through; see dataflow_launch.sh.
 """
@@ -13,108 +14,38 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":  # before Beam's and TensorFlow's imports print notices
+    import gc
+
+    # Beam's, TensorFlow's and tf.Transform's imports, and the job's graph, make
+    # millions of objects that live for the whole run: collecting garbage among
+    # them took a fifth of the imports' time. `run` turns the collector back on.
+    gc.disable()
     from drawing import logs
 
     logs.setup(sys.argv[1:], stderr_filter=True)
 
+import gc
 import json
 import logging
-import os
 import posixpath
 import re
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
-from packaging.requirements import Requirement
 
 from drawing import features as F
 from drawing import logs
 from drawing.flags import InputError
-from pipeline import encode, job, sources, staging
+from pipeline import beam_options, encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
-from pipeline.report import summary, warnings  # noqa: F401 (the CLI's words)
+from pipeline.report import summary
 
 log = logging.getLogger("pipeline")
-
-
-def _given(args: Sequence[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(f"{flag}=") for a in args)
-
-
-def pipeline_requirements() -> list[str]:
-    """The `pipeline` extra of this installed package (Beam, tf.Transform).
-
-    Read from the package's metadata, so setup.py stays the one place that
-    pins them.
-
-    Raises:
-      InputError: if the package is not installed.
-    """
-    try:
-        # Run from a checkout, the project's egg-info lists it a second time.
-        (dist,) = set(metadata.packages_distributions()["pipeline"])
-        requires = metadata.requires(dist) or []
-    except (KeyError, ValueError, metadata.PackageNotFoundError):
-        raise InputError(
-            "Dataflow workers need this package's [pipeline] requirements, but it "
-            "is not installed: run `make venv` (or pip install -e '.[pipeline]')"
-        ) from None
-    wanted = []
-    for line in requires:
-        requirement = Requirement(line)
-        marker, requirement.marker = requirement.marker, None
-        if marker is not None and marker.evaluate({"extra": "pipeline"}):
-            wanted.append(str(requirement))
-    return wanted
-
-
-def worker_requirements(beam_args: Sequence[str]) -> list[str]:
-    """`beam_args` plus the pipeline's own requirements for remote workers.
-
-    Workers install this package from --setup_file, and pip cannot be told an
-    extra that way, so the `pipeline` extra goes to them as a requirements
-    file. `--requirements_cache skip`: they install it from PyPI (or Beam bakes
-    it into a prebuilt SDK container) instead of the launcher downloading
-    TensorFlow's wheels to stage them. A --requirements_file of the caller's
-    own is left alone.
-    """
-    args = list(beam_args)
-    if not _given(args, "--setup_file") or _given(args, "--requirements_file"):
-        return args
-    folder = tempfile.mkdtemp(prefix="quickdraw-requirements-")
-    path = os.path.join(folder, "requirements.txt")
-    requirements = pipeline_requirements()
-    with open(path, "w") as f:
-        f.write("".join(f"{r}\n" for r in requirements))
-    log.info("workers also install the [pipeline] extra: %s", ", ".join(requirements))
-    args += ["--requirements_file", path]
-    if not _given(args, "--requirements_cache"):
-        args += ["--requirements_cache", "skip"]
-    return args
-
-
-def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
-    """Beam options; without --runner, the offline local runner on all cores.
-
-    The plain DirectRunner of Beam 2.77 first tries to download the Prism runner,
-    which fails offline, so the local default names the FnApiRunner directly.
-    Workers that install this package from --setup_file get its Beam and
-    tf.Transform requirements too (`worker_requirements`).
-    """
-    args = worker_requirements(beam_args)
-    if not _given(args, "--runner"):
-        args += [
-            "--runner=FnApiRunner",
-            "--direct_running_mode=multi_processing",
-            "--direct_num_workers=0",
-        ]
-    return PipelineOptions(args, save_main_session=False)
+PROG = "pipeline.main"
+PRODUCT = logs.PRODUCT_LOGGERS
 
 
 def prepare_output(config: PipelineConfig) -> None:
@@ -170,7 +101,7 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     classes = sources.class_set(config.classes_file, files)
     _warn_empty_inputs(files, classes)
     prepare_output(config)
-    options = pipeline_options(beam_args)
+    options = beam_options.pipeline_options(beam_args, sum(f.size for f in files))
     log.info(
         "%d files, %d classes, %.1f MB -> %s",
         len(files),
@@ -180,8 +111,14 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     )
     started = time.monotonic()
     run_id = uuid.uuid4().hex
-    with beam.Pipeline(options=options) as p:
-        job.build(p, config, files, classes, run_id)
+    try:
+        with beam.Pipeline(options=options) as p:
+            job.build(p, config, files, classes, run_id)
+            _collect_from_here()
+            # Leaving the block runs the job: here, if the runner is in-process.
+            _JOB_LINES.steps_run_here = beam_options.in_process(options)
+    finally:
+        _JOB_LINES.steps_run_here = False
     stats = _read_stats(config.output, run_id) or _read_stats(
         staging.folder(config.output), run_id
     )
@@ -191,40 +128,73 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     return stats
 
 
-class _WorkerProgress(logging.Filter):
-    """Shows local workers' progress lines as the product's own.
+def _collect_from_here() -> None:
+    """Turns the garbage collector back on, if the `__main__` block turned it
+    off, with what the imports and the graph made frozen out of its way."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
-    They arrive as Beam records wrapping a proto dump; keep only the message.
-    Every other record goes on to `drawing.logs`' filter.
+
+class _JobLines(logging.Filter):
+    """Of the job's steps, shows the progress lines, as the product's own.
+
+    From local worker processes they arrive as Beam records wrapping a proto
+    dump: only the message is kept. A small input's steps run in this process
+    (`beam_options`): while they run, their other records below ERROR are
+    held back unless --verbose, as worker processes keep theirs, so the
+    output is the same either way. Every other record goes on to
+    `drawing.logs`' filter.
     """
 
     _MESSAGE = re.compile(r'message: "(.*?)" (?:instruction_id|log_location)')
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps_run_here = False
+        self.verbose = False
+
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
         if record.name.startswith("apache_beam"):
-            found = self._MESSAGE.search(record.getMessage())
+            found = self._MESSAGE.search(message)
             if found and found.group(1).startswith(encode.PROGRESS):
                 record.msg, record.args, record.name = found.group(1), (), "pipeline"
-        return True
+            return True
+        if not self.steps_run_here or record.name.split(".")[0] not in PRODUCT:
+            return True
+        if message.startswith(encode.PROGRESS):
+            record.msg, record.args, record.name = message, (), "pipeline"
+            return True
+        return self.verbose or record.levelno >= logging.ERROR
+
+
+_JOB_LINES = _JobLines()
+
+
+def fail(message: str) -> int:
+    """A runtime error: one line `pipeline.main: error: what is wrong: what to
+    do` on stderr, and exit status 1 (argparse's usage errors exit 2)."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; returns the exit status (2 for unusable input)."""
-    logs.setup(argv, filters=[_WorkerProgress()])
+    """The command line; returns the exit status (1 for a run that cannot be
+    done or wrote no training record, 2 for a usage error)."""
+    _JOB_LINES.verbose = logs.setup(argv, filters=[_JOB_LINES])
     config, beam_args = parse_args(argv, description=__doc__)
     try:
         stats = run(config, beam_args)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail(str(err))
     if stats is None:
         print(
             f"Job built; nothing written to {config.output} yet "
             "(a dry run, or a job that goes on running remotely)."
         )
     elif stats.get("failed"):
-        print(f"error: {stats['failed']}", file=sys.stderr)
-        return 1
+        return fail(stats["failed"])
     else:
         print(summary(stats, config.output))
     return 0

@@ -5,8 +5,11 @@ from tensorflow/core/example/{example,feature}.proto): faster than
 `example_pb2`, and no worker imports TensorFlow just to serialise
 (bench/README.md has the figures). Every part but the ink and the key_id is
 one of a few byte strings, built once and looked up by its length or value.
-`tests/pipeline/test_records.py` holds every byte of it against
-`tf.train.Example` on the real sample.
+
+Twins of `tf.train.Example`: tests/pipeline/test_records.py parses every
+record of the real sample back with TensorFlow and holds each field equal to
+the tutorial's record built with `tf.train.Example` (`tests.synthetic.example`),
+and each raw Example (`serialize_raw`) equal to `drawing.raw_example`'s.
 """
 
 from __future__ import annotations
@@ -98,14 +101,6 @@ _RECOGNIZED_ENTRY = (_int64_entry(_RECOGNIZED, 0), _int64_entry(_RECOGNIZED, 1))
 _F4 = np.dtype("<f4")
 
 
-def serialize(drawing: Drawing, ink: np.ndarray, class_index: int) -> bytes:
-    """The tf.train.Example bytes for one drawing and its float32 [N-1, 3] ink."""
-    (record,) = serialize_many(
-        [raw_ink(ink)], [drawing.key_id.encode()], [drawing.recognized], [class_index]
-    )
-    return record
-
-
 def raw_ink(ink: np.ndarray) -> bytes:
     """An ink array's bytes as `serialize_many` takes them."""
     if ink.dtype == _F4:  # tobytes() is C order whatever the strides
@@ -119,8 +114,9 @@ def serialize_many(
     recognized: Iterable[bool],
     class_indices: Iterable[int],
 ) -> list[bytes]:
-    """`serialize` for many drawings, each ink given as its float32 bytes
-    (little-endian, [N-1, 3] in C order): one loop of lookups and joins."""
+    """The tf.train.Example bytes of many drawings, each ink given as its
+    float32 bytes (little-endian, [N-1, 3] in C order): one loop of lookups
+    and joins."""
     ink_head, shape, class_entry = _INK_HEAD, _SHAPE_ENTRY, _CLASS_ENTRY
     key_head, small, flag = _KEY_HEAD, _SMALL, _RECOGNIZED_ENTRY
     out = []
@@ -168,7 +164,8 @@ def tfrecords(records: Sequence[bytes]) -> bytes:
 
 def serialize_raw(drawing: Drawing) -> bytes:
     """The raw tf.Example of a drawing and its word, for tf.Transform's analysis:
-    `drawing.raw_example.raw_example`'s message, assembled as bytes (15x faster)."""
+    `drawing.raw_example.raw_example`'s message, assembled as bytes (faster:
+    bench/README.md)."""
     # Through float64, as protobuf converts Python numbers to float.
     xs = np.asarray(drawing.xs, np.float64).astype(_F4).tobytes()
     ys = np.asarray(drawing.ys, np.float64).astype(_F4).tobytes()

@@ -34,8 +34,8 @@ MIN_STRIPES = 8
 # Why a listing failed, by the HTTP status that GCS answered.
 _LISTING_FAILURES = {
     401: "not authenticated: run `gcloud auth application-default login`",
-    403: "access denied: your account may not list this bucket",
-    404: "no such bucket",
+    403: "access denied: check that your account may list this bucket",
+    404: "no such bucket: check the bucket's name",
 }
 
 
@@ -125,7 +125,10 @@ def match_inputs(patterns: Sequence[str]) -> list[InputFile]:
                 # error; listing the bucket itself tells why.
                 bucket = pattern.split("/", 3)[2]
                 match("--input", pattern, [f"gs://{bucket}/*"], limit=1)
-            raise InputError(f"--input {pattern!r} matches no ndjson or .bin file")
+            raise InputError(
+                f"--input {pattern!r} matches no ndjson or .bin file: check the "
+                f"path (a directory's files must end in {', '.join(INPUT_SUFFIXES)})"
+            )
     return [InputFile(p, s) for p, s in sorted(found.items())]
 
 
@@ -140,16 +143,33 @@ def class_set(classes_file: str | None, files: Sequence[InputFile]) -> list[str]
       InputError: when the set is empty.
     """
     if classes_file:
-        with FileSystems.open(classes_file) as f:
-            names = features.parse_classes(f.read().decode("utf-8"))
-        classes = sorted({c.strip() for c in names} - {""})
+        classes = sorted({c.strip() for c in _read_classes(classes_file)} - {""})
+        if not classes:
+            raise InputError(
+                f"--classes_file {classes_file!r} names no class: "
+                "write one class a line"
+            )
     else:
         classes = sorted({class_name(f.path) for f in files if f.size > 0})
-        if not classes and files:
-            raise InputError("no classes: every input file is empty")
-    if not classes:
-        raise InputError("no classes: the class set is empty")
+        if not classes:
+            raise InputError(
+                "no classes: every input file is empty (0 bytes): "
+                "give files that hold drawings, or a --classes_file"
+            )
     return classes
+
+
+def _read_classes(classes_file: str) -> list[str]:
+    """The names in a classes file; InputError if it cannot be read."""
+    try:
+        with FileSystems.open(classes_file) as f:
+            return features.parse_classes(f.read().decode("utf-8"))
+    except (BeamIOError, OSError, UnicodeDecodeError) as err:
+        cause = _innermost(err)
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"
+        raise InputError(
+            f"--classes_file {classes_file!r} cannot be read ({reason}): check the path"
+        ) from None
 
 
 def _is_dir(path: str) -> bool:

@@ -7,8 +7,18 @@ ndjson line as a string. The body is parsed once; each instance becomes the
 strokes the dataset would hold for it, which the model scores as numbers.
 A raw drawing (with times, or not whole pixels in 0-255) is simplified as the
 dataset's were (`drawing.simplify`); a simplified one is passed unchanged
-(`needs_simplification` says why). Every check names the instance and what
-is wrong; nothing here imports TensorFlow or aiohttp.
+(`needs_simplification` says why). Nothing here imports TensorFlow or aiohttp.
+
+A twin of the reference parser, `drawing.ndjson` (the format family:
+docs/layout.md). It reads an instance with the reference's structure and
+reasons: an instance's error is the instance, then the reason the pipeline
+would give its line (`drawing.ndjson.Reason`), then what exactly is wrong,
+e.g. `instance 1: unequal_xy: stroke 1 has unequal lengths: 2 vs 1`. Where
+it is stricter, on purpose: a boolean is not a number here (the pipeline
+reads `true` as 1, as the tutorial's numpy does); a stroke's times must be
+as many as its points; the points bound is the server's (`Limits`); no word
+or key_id is needed. `tests/serving/test_request_parser.py` holds each
+reason against the reference's on the same drawing.
 """
 
 from __future__ import annotations
@@ -19,19 +29,26 @@ from typing import Any
 import orjson
 
 from drawing import features as F
+from drawing.ndjson import Reason
 
 # The simplified format's coordinate range.
 SIMPLIFIED_MAX = 255
 
 
 class BadRequest(ValueError):
-    """A request the server refuses (HTTP 400); `instance` is its index, if any."""
+    """A request the server refuses (HTTP 400); `instance` is its index, if any,
+    and `reason` the pipeline's reason for a drawing that fails its checks."""
 
-    def __init__(self, message: str, instance: int | None = None) -> None:
+    def __init__(
+        self, message: str, instance: int | None = None, reason: Reason | None = None
+    ) -> None:
+        if reason is not None:
+            message = f"{reason.value}: {message}"
         super().__init__(
             message if instance is None else f"instance {instance}: {message}"
         )
         self.instance = instance
+        self.reason = reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +88,11 @@ class Request:
 
 def _number_list(value: Any, what: str, index: int) -> list:
     if not isinstance(value, list):
-        raise BadRequest(f"{what} is not a list of numbers", index)
+        raise BadRequest(f"{what} is not a list of numbers", index, Reason.BAD_DRAWING)
     for v in value:
         if type(v) not in (int, float):  # not bool, str, None, list
-            raise BadRequest(f"{what} holds {orjson.dumps(v).decode()[:40]}", index)
+            shown = orjson.dumps(v).decode()[:40]
+            raise BadRequest(f"{what} holds {shown}", index, Reason.NON_NUMERIC)
     return value
 
 
@@ -84,12 +102,16 @@ def checked_strokes(drawing: Any, index: int, max_points: int) -> list[list[list
     Empty strokes are dropped, as the pipeline drops them.
     """
     if not isinstance(drawing, list):
-        raise BadRequest('"drawing" is not a list of [xs, ys] strokes', index)
+        raise BadRequest(
+            '"drawing" is not a list of [xs, ys] strokes', index, Reason.BAD_DRAWING
+        )
     strokes = []
     points = 0
     for s, stroke in enumerate(drawing):
         if not isinstance(stroke, list) or len(stroke) not in (2, 3):
-            raise BadRequest(f"stroke {s} is not [xs, ys] or [xs, ys, ts]", index)
+            raise BadRequest(
+                f"stroke {s} is not [xs, ys] or [xs, ys, ts]", index, Reason.BAD_DRAWING
+            )
         xs = _number_list(stroke[0], f"stroke {s} xs", index)
         ys = _number_list(stroke[1], f"stroke {s} ys", index)
         lengths = [len(xs), len(ys)]
@@ -97,16 +119,26 @@ def checked_strokes(drawing: Any, index: int, max_points: int) -> list[list[list
             lengths.append(len(_number_list(stroke[2], f"stroke {s} ts", index)))
         if len(set(lengths)) != 1:
             counts = " vs ".join(map(str, lengths))
-            raise BadRequest(f"stroke {s} has unequal lengths: {counts}", index)
+            raise BadRequest(
+                f"stroke {s} has unequal lengths: {counts}", index, Reason.UNEQUAL_XY
+            )
         points += len(xs)
         if points > max_points:
-            raise BadRequest(f"more than {max_points} points", index)
+            raise BadRequest(
+                f"more than {max_points} points", index, Reason.TOO_MANY_POINTS
+            )
         if xs:
             strokes.append([xs, ys])
     if points < 2:
-        plural = "" if points == 1 else "s"
-        raise BadRequest(f"{points} point{plural}; a drawing needs at least 2", index)
+        raise _too_few(points, "a drawing needs at least 2", index)
     return strokes
+
+
+def _too_few(points: int, detail: str, index: int) -> BadRequest:
+    """No point or one point: the pipeline's empty_drawing or single_point."""
+    reason = Reason.SINGLE_POINT if points == 1 else Reason.EMPTY_DRAWING
+    plural = "" if points == 1 else "s"
+    return BadRequest(f"{points} point{plural}; {detail}", index, reason)
 
 
 def needs_simplification(strokes: list[list[list]], timed: bool = False) -> bool:
@@ -139,9 +171,12 @@ def _simplify(strokes: list[list[list]], index: int) -> list[list[list]]:
     try:
         simplified = [s for s in simplify_strokes(strokes) if len(s[0])]
     except ValueError as err:  # e.g. an extent beyond float64
-        raise BadRequest(f"cannot simplify the drawing: {err}", index) from None
-    if sum(len(xs) for xs, _ in simplified) < 2:
-        raise BadRequest("fewer than 2 points after simplification", index)
+        raise BadRequest(
+            f"cannot simplify the drawing: {err}", index, Reason.NON_FINITE
+        ) from None
+    points = sum(len(xs) for xs, _ in simplified)
+    if points < 2:
+        raise _too_few(points, "fewer than 2 after simplification", index)
     return simplified
 
 
@@ -160,17 +195,22 @@ def parse_instance(value: Any, index: int, limits: Limits) -> Instance:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as err:
-            raise BadRequest(f"the ndjson line is not JSON: {err}", index) from None
+            raise BadRequest(
+                f"the ndjson line is not JSON: {err}", index, Reason.MALFORMED_JSON
+            ) from None
         if not isinstance(value, dict):
-            raise BadRequest("the ndjson line is not a JSON object", index)
+            raise BadRequest(
+                "the ndjson line is not a JSON object", index, Reason.MALFORMED_JSON
+            )
     elif not isinstance(value, dict):
         kind = type(value).__name__
         raise BadRequest(
             f'expected an object with "drawing" or an ndjson line string, got {kind}',
             index,
+            Reason.MALFORMED_JSON,
         )
     if F.DRAWING not in value:
-        raise BadRequest('no "drawing"', index)
+        raise BadRequest('no "drawing"', index, Reason.BAD_DRAWING)
     strokes = checked_strokes(value[F.DRAWING], index, limits.max_points)
     timed = any(len(stroke) == 3 for stroke in value[F.DRAWING])  # checked above
     simplify = needs_simplification(strokes, timed)

@@ -92,7 +92,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         if err.status < 400:
             raise
         return refuse(request, err.status, err.reason)
-    except Exception as err:  # noqa: BLE001 - the server keeps running
+    except Exception as err:  # the server keeps running
         log.error("500 %s %s: %r", request.method, request.path, err)
         return error_response(500, "internal error; see the server's log")
 

@@ -107,7 +107,7 @@ class Scorer:
                 results = await loop.run_in_executor(
                     self._executor, self._predict, drawings
                 )
-            except Exception as err:  # noqa: BLE001 - handed to every waiter
+            except Exception as err:  # handed to every waiter
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(err)

@@ -5,15 +5,19 @@ tests that count lines, splits and rejections), and `draw` is a noisy, rotated
 shape of one of `CLASSES`, which a tiny model tells apart after a few hundred
 steps (for tests that train). `example` builds a training record with
 tf.train.Example itself, field by field, so it is also the reference that the
-pipeline's hand-assembled bytes are held against.
+pipeline's hand-assembled bytes are held against. `pack` writes a drawing in
+Google's binary layout (`binary_drawings`: a whole `<class>.bin`), which only
+the tests and the benchmarks write.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+import struct
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -51,10 +55,57 @@ def unix_seconds(timestamp: str | None) -> int:
     return int(when.replace(tzinfo=datetime.UTC).timestamp())
 
 
+class Strokes(NamedTuple):
+    """One binary drawing as the file holds it; strokes are (xs, ys) bytes."""
+
+    key_id: int
+    countrycode: bytes
+    recognized: int
+    timestamp: int
+    strokes: tuple[tuple[bytes, bytes], ...]
+
+
+_U16 = struct.Struct("<H")
+
+
+def pack(drawing: Strokes) -> bytes:
+    """The bytes of one drawing in Google's binary layout (`drawing.binary`)."""
+    parts = [
+        binary.HEADER.pack(
+            drawing.key_id,
+            drawing.countrycode,
+            drawing.recognized,
+            drawing.timestamp,
+            len(drawing.strokes),
+        )
+    ]
+    for xs, ys in drawing.strokes:
+        if len(xs) != len(ys):
+            raise ValueError(f"{len(xs)} x vs {len(ys)} y")
+        parts += [_U16.pack(len(xs)), bytes(xs), bytes(ys)]
+    return b"".join(parts)
+
+
+def from_record(record: Mapping, timestamp: int = 0) -> Strokes:
+    """A simplified ndjson record (decoded) as its binary drawing, for writers.
+
+    The ndjson `timestamp` is a date string; the binary one is Unix seconds,
+    which the caller gives (records do not use it).
+    """
+    strokes: Sequence = record[F.DRAWING]
+    return Strokes(
+        key_id=int(record[F.KEY_ID]),
+        countrycode=str(record.get("countrycode", "")).encode().ljust(2, b"\0")[:2],
+        recognized=int(record.get(F.RECOGNIZED, True) is not False),
+        timestamp=timestamp,
+        strokes=tuple((bytes(s[0]), bytes(s[1])) for s in strokes),
+    )
+
+
 def binary_drawings(lines: Sequence[bytes]) -> bytes:
     """ndjson lines as the bytes of a `<class>.bin` file, in Google's layout."""
     return b"".join(
-        binary.pack(binary.from_record(r, unix_seconds(r.get("timestamp"))))
+        pack(from_record(r, unix_seconds(r.get("timestamp"))))
         for r in map(orjson.loads, lines)
     )
 

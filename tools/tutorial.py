@@ -1,11 +1,14 @@
 """The tutorial's `create_dataset.py` conversion, transcribed as plainly as possible.
 
-This is the oracle that `drawing.ink` is held against in the tests, and the
-single-process baseline of the benchmarks in `bench/`; people comparing our
-records with the tutorial's can use it too. It keeps the tutorial's per-stroke
-loop, `json.loads` and literal feature names on purpose; only the infinite
-retry loop on a bad line is gone (it returns None instead). Do not optimise
-this file.
+This is the oracle of the format family's arithmetic (docs/layout.md): the
+ink of `drawing.ink`, and so of every record, is held to it bit for bit by
+tests/drawing/test_ink.py on every real drawing, and tests/pipeline/test_main.py
+reads the pipeline's shards as the tutorial does and compares each ink with
+it. It is also the single-process baseline of the benchmarks in `bench/`;
+people comparing our records with the tutorial's can use it too. It keeps
+the tutorial's per-stroke loop, `json.loads` and literal feature names on
+purpose; only the infinite retry loop on a bad line is gone (it returns None
+instead). Do not optimise this file.
 """
 
 from __future__ import annotations

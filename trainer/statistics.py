@@ -50,7 +50,7 @@ def load_transform_statistics(transform_dir: str) -> dict | None:
     except ImportError as err:  # the trainer image has no tf.Transform
         log.info("no tf.Transform here (%s): statistics from stats.json", err)
         return None
-    except Exception as err:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as err:  # any failure means "not usable"
         log.warning("cannot read tf.Transform output %s: %s", transform_dir, err)
         return None
 

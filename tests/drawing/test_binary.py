@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from drawing import binary, ndjson
 from drawing import features as F
 from tests.shared_data import requires_sample
-from tests.synthetic import binary_drawings
+from tests.synthetic import Strokes, binary_drawings, pack
 from tools import sample
 
 _points = st.integers(0, 12).flatmap(
@@ -25,7 +25,7 @@ _points = st.integers(0, 12).flatmap(
     )
 )
 drawings = st.builds(
-    binary.Strokes,
+    Strokes,
     key_id=st.integers(0, 2**64 - 1),
     countrycode=st.binary(min_size=2, max_size=2),
     recognized=st.integers(0, 1),
@@ -34,22 +34,42 @@ drawings = st.builds(
 )
 
 
+def unpack(data: bytes, offset: int = 0) -> tuple[Strokes, int]:
+    """One drawing at `offset` and the offset after it, read field by field.
+
+    Raises:
+      ValueError: when it does not fit in `data` or is corrupt.
+    """
+    stop = binary.drawing_end(data, offset)
+    if isinstance(stop, binary.Problem):
+        raise ValueError(f"{stop.kind}: {stop.detail}")
+    header = binary.HEADER.unpack_from(data, offset)
+    pos = offset + binary.HEADER.size
+    strokes = []
+    for _ in range(header[-1]):
+        n = int.from_bytes(data[pos : pos + 2], "little")
+        pos += 2
+        strokes.append((data[pos : pos + n], data[pos + n : pos + 2 * n]))
+        pos += 2 * n
+    return Strokes(*header[:-1], tuple(strokes)), stop
+
+
 @given(st.lists(drawings, max_size=6))
 def test_what_the_writer_packs_the_parser_reads_back(written):
-    data = b"".join(binary.pack(d) for d in written)
+    data = b"".join(pack(d) for d in written)
     starts, stop, problem = binary.scan(data)
     assert (stop, problem, len(starts)) == (len(data), None, len(written))
     for start, drawing in zip(starts, written, strict=True):
-        assert binary.unpack(data, start)[0] == drawing
+        assert unpack(data, start)[0] == drawing
 
 
 @settings(max_examples=40)
 @given(st.lists(drawings, min_size=1, max_size=4))
 def test_a_file_cut_at_any_offset_is_a_truncation_never_an_error(written):
-    data = b"".join(binary.pack(d) for d in written)
+    data = b"".join(pack(d) for d in written)
     ends = {0}
     for d in written:
-        ends.add(max(ends) + len(binary.pack(d)))
+        ends.add(max(ends) + len(pack(d)))
     for cut in range(len(data)):
         starts, stop, problem = binary.scan(data[:cut])
         if cut in ends:  # a cut between drawings leaves whole drawings only
@@ -61,16 +81,16 @@ def test_a_file_cut_at_any_offset_is_a_truncation_never_an_error(written):
 
 
 def test_a_recognized_byte_out_of_step_is_corrupt():
-    good = binary.pack(binary.Strokes(7, b"US", 1, 0, ((b"\x01\x02", b"\x03\x04"),)))
+    good = pack(Strokes(7, b"US", 1, 0, ((b"\x01\x02", b"\x03\x04"),)))
     bad = bytearray(good)
     bad[10] = 9
     starts, stop, problem = binary.scan(good + bytes(bad))
     assert (starts, stop, problem.kind) == ([0], len(good), binary.CORRUPT)
     with pytest.raises(ValueError, match="corrupt"):
-        binary.unpack(bytes(bad))
+        unpack(bytes(bad))
 
 
-def _ndjson_line(d: binary.Strokes, word: str) -> bytes:
+def _ndjson_line(d: Strokes, word: str) -> bytes:
     strokes = [[list(xs), list(ys)] for xs, ys in d.strokes]
     return orjson.dumps(
         {
@@ -95,9 +115,7 @@ def test_a_drawing_reads_as_its_ndjson_line_or_fails_the_same_way(d, word, most)
     from_ndjson = _parsed(
         lambda: ndjson.parse_drawing(_ndjson_line(d, word), classes, most)
     )
-    from_binary = _parsed(
-        lambda: binary.to_drawing(binary.pack(d), word, classes, most)
-    )
+    from_binary = _parsed(lambda: binary.to_drawing(pack(d), word, classes, most))
     assert from_binary == from_ndjson
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from drawing import binary, binary_batch
 from drawing.ndjson import BadDrawing
 from tests.drawing.test_binary import drawings
+from tests.synthetic import pack
 
 CLASSES = {"cat": 0, "dog": 1}
 
@@ -29,7 +30,7 @@ def test_the_batch_takes_what_to_drawing_takes_and_reads_it_the_same(batch, most
     fit their bytes; to_drawing must then fail or the batch leave them."""
     data = []
     for drawing, _, cut in batch:
-        packed = binary.pack(drawing)
+        packed = pack(drawing)
         data.append(packed[:cut] if cut < 0 else packed + b"\0" * cut)
     words = [word for _, word, _ in batch]
     columns = binary_batch.parse_columns(data, words, CLASSES, most)

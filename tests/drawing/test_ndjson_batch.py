@@ -24,6 +24,18 @@ CLASSES = {"cat": 0, "dog": 1}
 MAX_POINTS = 12
 
 
+def parse_batch(
+    lines: list[bytes], class_index=None, max_points=ndjson.DEFAULT_MAX_POINTS
+) -> list[ndjson.Drawing | None]:
+    """The drawing `parse_columns` reads from each line, None where it leaves
+    the line to `parse_drawing`."""
+    out: list[ndjson.Drawing | None] = [None] * len(lines)
+    columns = ndjson_batch.parse_columns(lines, class_index, max_points)
+    for i, drawing in zip(columns.index, columns.drawings(), strict=True):
+        out[i] = drawing
+    return out
+
+
 def _reference(line: bytes, class_index, max_points) -> ndjson.Drawing | str:
     try:
         return ndjson.parse_drawing(line, class_index, max_points)
@@ -34,7 +46,7 @@ def _reference(line: bytes, class_index, max_points) -> ndjson.Drawing | str:
 def _check(lines: list[bytes], class_index=CLASSES, max_points=MAX_POINTS) -> int:
     """Asserts the batch parser agrees with the per-line path; returns how many
     lines it took itself."""
-    fast = ndjson_batch.parse_batch(lines, class_index, max_points)
+    fast = parse_batch(lines, class_index, max_points)
     assert len(fast) == len(lines)
     reference = [_reference(line, class_index, max_points) for line in lines]
     for line, got, want in zip(lines, fast, reference, strict=True):
@@ -137,7 +149,7 @@ def test_canonical_lines_take_the_batch_path():
         b'{"word":"cat","key_id":"1","drawing":[[[1, 2],[3,4]]]}',  # a space
         b'{"word":"cat","key_id":"1","drawing":[[[1000,2],[3,4]]]}',  # 4 digits
     ]
-    taken = [d is not None for d in ndjson_batch.parse_batch(batch, CLASSES)]
+    taken = [d is not None for d in parse_batch(batch, CLASSES)]
     assert taken == [True, True, True, True, False, False, False]
     assert _check(batch) == 4
 

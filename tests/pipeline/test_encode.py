@@ -8,13 +8,15 @@ import apache_beam as beam
 import numpy as np
 import orjson
 import tensorflow as tf
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from drawing import features as F
 from drawing.features import EVAL, TRAIN
-from pipeline import accounting, encode, sources, split
+from pipeline import accounting, encode, sources
 from pipeline.config import PipelineConfig
+from tests.pipeline.test_split import assign
 from tests.synthetic import random_line
 
 
@@ -49,7 +51,7 @@ def _write_inputs(tmp_path, per_class: int = 60):
 def test_encode_drawings_splits_rejects_and_counts(tmp_path):
     files = _write_inputs(tmp_path)
     config = _encode_config(train_per_class=0, eval_per_class=0)
-    expected_split = {str(k): split.assign(str(k), 0.1)[0] for k in range(1001, 1121)}
+    expected_split = {str(k): assign(str(k), 0.1)[0] for k in range(1001, 1121)}
     want = collections.Counter(expected_split.values())
     stripes = sources.plan_stripes(files, target_stripe_bytes=4096, min_stripes=3)
     with TestPipeline(runner="FnApiRunner") as p:
@@ -99,7 +101,7 @@ def test_caps_keep_the_smallest_priorities_per_class(tmp_path):
     config = _encode_config(train_per_class=20, eval_per_class=3)
     by_class_split = collections.defaultdict(list)
     for k in range(1001, 1121):
-        name, priority = split.assign(str(k), 0.1)
+        name, priority = assign(str(k), 0.1)
         by_class_split[("cat" if k <= 1060 else "dog", name)].append((priority, str(k)))
     expected = {
         s: sorted(
@@ -185,3 +187,31 @@ def test_the_encoder_writes_the_records_it_would_emit_as_shards(tmp_path):
                 len(records),
                 path.stat().st_size,
             ]
+
+
+def test_beam_counters_count_each_line_once_and_the_per_line_fallback(tmp_path):
+    """The caps' first pass reads every line too, but counts none of them; the
+    lines the batch parser gives up (here the bad ones) are counted, in Beam's
+    counters and in stats.json."""
+    stripes = sources.plan_stripes(
+        _write_inputs(tmp_path), target_stripe_bytes=4096, min_stripes=3
+    )
+    config = _encode_config(train_per_class=20, eval_per_class=3)
+    p = TestPipeline(runner="FnApiRunner")
+    out = p | beam.Create(stripes) | encode.EncodeDrawings(config)
+    assert_that(
+        out[encode.STATS]
+        | encode.MergeStats()
+        | beam.Map(lambda stats: stats["per_line_parsed"]),
+        equal_to([len(BAD_LINES)]),
+    )
+    result = p.run()
+    result.wait_until_finish()
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query(MetricsFilter())["counters"]
+        if c.key.metric.namespace == encode.NAMESPACE
+    }
+    assert counters["lines_read"] == 124
+    assert counters["per_line_parsed"] == len(BAD_LINES)
+    assert sum(v for k, v in counters.items() if k.startswith("rejected_")) == 4

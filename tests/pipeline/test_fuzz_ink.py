@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 from drawing import features as F
 from drawing import ink, ndjson
 from drawing.features import SPLITS
-from pipeline import accounting, encode, records, sources
+from pipeline import accounting, encode, sources
 from pipeline.config import PipelineConfig
+from tests.pipeline.test_records import serialize
 
 CLASSES = ("cat", "dog", "ça", "🐱 emoji")
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
@@ -269,7 +270,7 @@ def check_line(line: bytes, simplify: bool = False) -> ndjson.Drawing | None:
         assert not errors
         _check_ink(drawing, inks[0])
         np.testing.assert_array_equal(inks[0], ink.drawing_to_ink(drawing))
-        records.serialize(drawing, inks[0], CLASS_INDEX[drawing.word])
+        serialize(drawing, inks[0], CLASS_INDEX[drawing.word])
     return drawing
 
 

@@ -7,119 +7,25 @@ a class without drawings is named in stats.json and the summary.
 
 from __future__ import annotations
 
-import bz2
 import gzip
-import io
 import itertools
 import json
-import lzma
 
 import numpy as np
 import pytest
 
 from drawing import features as F
-from drawing.flags import InputError
 from pipeline import (
     accounting,
     decompress,
-    lines,
     main,
-    ndjson_reader,
-    sources,
-    split,
 )
+from tests.pipeline.test_decompress import DATA, LINES, _truncated
+from tests.pipeline.test_split import assign
 from tests.synthetic import random_file, random_line
 
 LOCAL = ["--runner=FnApiRunner", "--direct_running_mode=in_memory"]
 NO_TRANSFORM = ["--analysis_fraction=0", *LOCAL]
-_RNG = np.random.default_rng(7)
-LINES = [random_line("circle", str(i), _RNG) for i in range(2000)]
-DATA = b"\n".join(LINES) + b"\n"
-
-
-def _truncated(compressed: bytes) -> bytes:
-    return compressed[: len(compressed) // 2]
-
-
-def _corrupt_middle(compressed: bytes) -> bytes:
-    middle = len(compressed) // 2
-    return compressed[:middle] + b"\xff" * 64 + compressed[middle + 64 :]
-
-
-def _bad_crc(compressed: bytes) -> bytes:
-    # gzip's trailer: CRC-32 of the data, then its length, 4 bytes each.
-    crc = bytes(b ^ 0xFF for b in compressed[-8:-4])
-    return compressed[:-8] + crc + compressed[-4:]
-
-
-def _read_whole(path) -> tuple[list[bytes], lines.Damage | None]:
-    lines, damage = ndjson_reader.read_chunk(sources.Chunk(str(path), 0, None))
-    return [line.data for line in lines], damage
-
-
-@pytest.mark.parametrize(
-    ("damage", "reason", "detail"),
-    [
-        (_truncated, decompress.TRUNCATED, "ended before the end-of-stream"),
-        (_corrupt_middle, decompress.CORRUPT, "invalid block type"),
-        (_bad_crc, decompress.CORRUPT, "CRC check failed"),
-    ],
-)
-def test_a_damaged_gz_is_read_up_to_the_break_and_reported(
-    tmp_path, damage, reason, detail
-):
-    path = tmp_path / "circle.ndjson.gz"
-    path.write_bytes(damage(gzip.compress(DATA)))
-
-    lines, found = _read_whole(path)
-
-    assert lines == LINES[: len(lines)]  # the complete lines, unchanged, in order
-    assert found is not None
-    assert (found.path, found.reason) == (str(path), reason)
-    assert detail in found.detail
-    assert found.lines_read == len(lines)
-    assert found.line_number == len(lines) + 1
-    assert found.offset == sum(len(line) + 1 for line in lines)
-    if damage is _bad_crc:  # found at the very end, after all the data
-        assert len(lines) == len(LINES) and found.partial_line == b""
-    else:
-        assert 0 < len(lines) < len(LINES)
-        assert LINES[len(lines)].startswith(found.partial_line)
-
-
-@pytest.mark.parametrize(
-    ("suffix", "compress"),
-    [(".ndjson.xz", lzma.compress), (".ndjson.bz2", bz2.compress)],
-)
-def test_truncated_xz_and_bz2_are_reported_too(tmp_path, suffix, compress):
-    path = tmp_path / f"circle{suffix}"
-    path.write_bytes(_truncated(compress(DATA)))
-
-    lines, found = _read_whole(path)
-
-    assert lines == LINES[: len(lines)]
-    assert found is not None and found.reason == decompress.TRUNCATED
-    assert found.lines_read == len(lines) < len(LINES)
-
-
-def test_a_good_gz_is_read_whole_without_a_report(tmp_path):
-    path = tmp_path / "circle.ndjson.gz"
-    path.write_bytes(gzip.compress(DATA[:-1]))  # no final newline: still whole
-
-    assert _read_whole(path) == (LINES, None)
-
-
-def test_a_failing_read_is_an_error_not_a_damaged_file():
-    class Dropped(io.BytesIO):
-        """A connection that breaks after 1,000 bytes."""
-
-        def read(self, size=-1):
-            if self.tell() >= 1000:
-                raise OSError("connection reset by peer")
-            return super().read(min(size, 1000 - self.tell()))
-
-    with pytest.raises(OSError, match="connection reset by peer"):
-        decompress.read_all(Dropped(gzip.compress(DATA)), "gzip")
 
 
 @pytest.mark.slow
@@ -159,27 +65,10 @@ def test_a_damaged_file_is_named_in_stats_errors_and_the_summary(tmp_path, capsy
     assert f"  {damaged}: truncated after {kept:,} complete lines" in shown
 
 
-def test_an_empty_file_leaves_its_class_out_unless_the_classes_file_names_it(
-    tmp_path,
-):
-    files = [
-        sources.InputFile("in/circle.ndjson", 10),
-        sources.InputFile("in/triangle.ndjson", 0),
-        sources.InputFile("in/square.ndjson", 0),
-        sources.InputFile("in/square.ndjson.gz", 20),  # square has drawings
-    ]
-    assert sources.class_set(None, files) == ["circle", "square"]
-    named = tmp_path / "classes.txt"
-    named.write_text("circle\ntriangle\n")
-    assert sources.class_set(str(named), files) == ["circle", "triangle"]
-    with pytest.raises(InputError, match="every input file is empty"):
-        sources.class_set(None, [sources.InputFile("in/triangle.ndjson", 0)])
-
-
 def _one_training_drawing(word: str) -> bytes:
     """A line whose key_id falls in the training split."""
     keys = (str(k) for k in itertools.count(10**7))
-    key = next(k for k in keys if split.assign(k, 0.1)[0] == F.TRAIN)
+    key = next(k for k in keys if assign(k, 0.1)[0] == F.TRAIN)
     return random_line(word, key, np.random.default_rng(0)) + b"\n"
 
 

@@ -6,15 +6,17 @@ import collections
 import gzip
 import json
 import shutil
-from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from drawing import features as F
-from drawing import flags
-from pipeline import accounting, config, main, sources, split, stripe_reader
+from pipeline import accounting, main
+from tests.pipeline.test_split import assign, key_hash
+from tests.product import product_env
 from tests.shared_data import requires_sample
 from tests.synthetic import random_file
 from tools import sample
@@ -108,7 +110,7 @@ def test_records_read_by_the_tutorial_input_fn_equal_the_tutorial_transform(
             assert classes[int(r["class_index"][0])] == word
             assert tuple(r["shape"]) == ink.shape
             np.testing.assert_array_equal(r["ink"].reshape(-1, 3), ink)
-            assert split.assign(key, 0.1)[0] == name
+            assert assign(key, 0.1)[0] == name
             seen[key] += 1
         # Shuffled across shards: the head of every shard mixes many classes.
         for shard in shards:
@@ -190,7 +192,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, capsys):
     out.mkdir()
     (out / "old.txt").write_text("keep me")
     args = ["--input", str(tmp_path / "circle.ndjson"), "--output", str(out), *LOCAL]
-    assert main.main(args) == 2
+    assert main.main(args) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "old.txt").exists()
     assert main.main([*args, "--overwrite"]) == 0
@@ -202,25 +204,34 @@ def test_a_pattern_matching_nothing_fails_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"
     assert (
         main.main(["--input", str(tmp_path / "nope*.ndjson"), "--output", str(out)])
-        == 2
+        == 1
     )
     assert "matches no ndjson or .bin file" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_stripes_cover_every_line_exactly_once(tmp_path):
-    path = tmp_path / "many.ndjson"
-    lines = [f'{{"i": {i}, "pad": "{"x" * (i % 37)}"}}'.encode() for i in range(3000)]
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    files = sources.match_inputs([str(path)])
-    stripes = sources.plan_stripes(files, target_stripe_bytes=10_000, min_stripes=2)
-    assert len(stripes) > 5
-    read = [line for s in stripes for line in stripe_reader.read_stripe(s)[0]]
-    assert not [d for s in stripes for d in stripe_reader.read_stripe(s)[1]]
-    assert sorted(line.data for line in read) == sorted(lines)
-    data = path.read_bytes()
-    for line in read:
-        assert data[line.offset : line.offset + len(line.data)] == line.data
+def test_a_runtime_error_is_one_line_and_exits_1_a_usage_error_exits_2(tmp_path):
+    """`pipeline.main: error: what is wrong: what to do`, as every command says
+    it; only argparse's usage errors exit 2."""
+    missing = str(tmp_path / "nope.ndjson")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.main", "--input", missing, "--output", "o"],
+        cwd=tmp_path,
+        env=product_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"pipeline.main: error: --input {missing!r} matches no ndjson or .bin "
+        "file: check the path (a directory's files must end in .ndjson, "
+        ".ndjson.gz, .json, .jsonl, .bin, .bin.gz)\n"
+    )
+    assert done.stdout == ""
+    with pytest.raises(SystemExit) as usage:
+        main.main(["--input", missing])  # no --output
+    assert usage.value.code == 2
 
 
 @requires_sample
@@ -249,7 +260,7 @@ def test_stats_json_statistics_match_numpy_on_the_analysed_sample(sample_run):
         r
         for s in read_split(sample_run, F.TRAIN_PREFIX)
         for r in s
-        if (split.key_hash(r["key_id"].decode())[1] & 0xFFFFFFFF) < fraction * 2**32
+        if (key_hash(r["key_id"].decode())[1] & 0xFFFFFFFF) < fraction * 2**32
     ]
     assert len(records) == stats["analyzed"] > 1000
     deltas = np.concatenate([r["ink"].reshape(-1, 3)[:, :2] for r in records])
@@ -346,30 +357,3 @@ def test_classes_file_sets_the_class_set_and_other_words_are_rejected(tmp_path):
     stats = json.loads((out / F.STATS_FILE).read_text())
     assert stats["rejected"] == {"unknown_word": 20}
     assert sum(stats["written"].values()) == 20
-
-
-def test_remote_workers_get_the_pipeline_extra_as_a_requirements_file():
-    args = main.worker_requirements(
-        ["--runner=DataflowRunner", "--setup_file", "./setup.py"]
-    )
-    path = args[args.index("--requirements_file") + 1]
-    lines = Path(path).read_text().splitlines()
-    assert lines == main.pipeline_requirements()
-    assert "apache-beam[gcp]==2.77.*" in lines
-    assert "tensorflow-transform==1.21.*" in lines
-    assert args[args.index("--requirements_cache") + 1] == "skip"
-    # Local runs, and a requirements file of the caller's own, are left alone.
-    assert main.worker_requirements(["--runner=FnApiRunner"]) == [
-        "--runner=FnApiRunner"
-    ]
-    own = ["--setup_file=./setup.py", "--requirements_file=mine.txt"]
-    assert main.worker_requirements(own) == own
-
-
-def test_simplify_flag():
-    argv = ["--input", "in", "--output", "out"]
-    assert config.parse_args(argv)[0].simplify is False
-    assert config.parse_args([*argv, "--simplify"])[0].simplify is True
-    assert "simplified input does not need it" in " ".join(
-        flags.build_parser(config.PipelineConfig, "pipeline.main").format_help().split()
-    )

@@ -12,14 +12,14 @@ import json
 import pytest
 
 from drawing import features as F
-from pipeline import main, report
+from pipeline import main
 from tests.pipeline.test_overwrite import NO_TRANSFORM, _old_dataset, _snapshot
 
 BAD = b'garbage\n\xff\xfe\n{"word": "circle"}\n{"word": "circle", "key_id": "1"}\n'
 
 
 def _one_error_line(err: str) -> str:
-    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    [line] = [x for x in err.splitlines() if x.startswith("pipeline.main: error:")]
     return line
 
 
@@ -33,14 +33,15 @@ def test_only_bad_lines_fail_with_the_reasons_and_keep_errors_and_stats(
     assert main.main([*args, *NO_TRANSFORM]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert line == (
-        "error: no training record written: of 4 lines read, 4 rejected "
+        "pipeline.main: error: no training record written: of 4 lines read, "
+        "4 rejected "
         "(bad_drawing: 1, malformed_json: 1, missing_key_id: 1); "
         f"see {out}/errors/ and {out}/stats.json"
     )
     assert not (out / F.SUCCESS_FILE).exists()
     assert sorted(p.name for p in out.iterdir()) == [F.ERRORS_DIR, F.STATS_FILE]
     stats = json.loads((out / F.STATS_FILE).read_text())
-    assert stats["failed"] == line.removeprefix("error: ")
+    assert stats["failed"] == line.removeprefix("pipeline.main: error: ")
     assert sum(stats["rejected"].values()) == 4
     errors = [json.loads(x) for p in (out / F.ERRORS_DIR).iterdir() for x in p.open()]
     assert len(errors) == 4
@@ -58,35 +59,6 @@ def test_an_old_dataset_under_overwrite_stays_as_it_was(tmp_path, capsys):
     assert _snapshot(out) == before
     assert json.loads((staged / F.STATS_FILE).read_text())["lines_read"] == 4
     assert list((staged / F.ERRORS_DIR).iterdir())
-
-
-def _stats(**changes) -> dict:
-    stats = {
-        "lines_read": 10,
-        "written": {F.TRAIN: 0, F.EVAL: 0},
-        "dropped_by_cap": {F.TRAIN: 0, F.EVAL: 0},
-        "filtered": 0,
-        "rejected": {},
-        "damaged_files": [],
-    }
-    return {**stats, **changes}
-
-
-def test_the_failure_line_names_where_every_drawing_went():
-    assert report.failure(_stats(written={F.TRAIN: 1, F.EVAL: 0}), "o") is None
-    went = report.failure(
-        _stats(filtered=7, written={F.TRAIN: 0, F.EVAL: 3}), "gs://b/o"
-    )
-    assert went == (
-        "no training record written: of 10 lines read, 7 filtered by "
-        "--recognized_only, 3 went to eval; see gs://b/o/errors/ and "
-        "gs://b/o/stats.json"
-    )
-    many = {f"r{i}": i for i in range(1, 6)}
-    top = report.failure(_stats(lines_read=15, rejected=many), "o")
-    assert "15 rejected (r5: 5, r4: 4, r3: 3);" in top
-    empty = report.failure(_stats(lines_read=0, damaged_files=[{}]), "o")
-    assert "no drawing read (1 damaged file(s))" in empty
 
 
 @pytest.mark.slow

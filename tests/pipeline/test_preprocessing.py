@@ -15,7 +15,7 @@ from pipeline import preprocessing
 
 
 class PreprocessingFnTest(tft_unit.TransformTestCase):
-    def _makeTestPipeline(self):  # noqa: N802 (tft_unit's name)
+    def _makeTestPipeline(self):  # tft_unit's hook, by its name
         # The default DirectRunner tries to download Prism, which fails offline.
         return TestPipeline(runner="FnApiRunner")
 

@@ -13,14 +13,23 @@ from tests.synthetic import example
 from tools import sample
 
 
+def serialize(drawing: ndjson.Drawing, ink: np.ndarray, class_index: int) -> bytes:
+    """One drawing's training record, through `records.serialize_many`."""
+    (record,) = records.serialize_many(
+        [records.raw_ink(ink)],
+        [drawing.key_id.encode()],
+        [drawing.recognized],
+        [class_index],
+    )
+    return record
+
+
 def _check(lines: list[bytes]) -> None:
     drawings = [ndjson.parse_drawing(line) for line in lines]
     inks, _ = ink.encode_batch(drawings)
     for i, (drawing, encoded) in enumerate(zip(drawings, inks, strict=True)):
         class_index = (i * 7919) % 20000  # one- and two-byte varints
-        parsed = tf.train.Example.FromString(
-            records.serialize(drawing, encoded, class_index)
-        )
+        parsed = tf.train.Example.FromString(serialize(drawing, encoded, class_index))
         reference = example(encoded, class_index, drawing.key_id, drawing.recognized)
         assert parsed == reference
 
@@ -46,7 +55,7 @@ def test_the_tutorial_feature_spec_reads_the_record():
     )
     encoded = ink.drawing_to_ink(drawing)
     parsed = tf.io.parse_single_example(
-        records.serialize(drawing, encoded, 3),
+        serialize(drawing, encoded, 3),
         {
             F.INK: tf.io.VarLenFeature(tf.float32),
             F.SHAPE: tf.io.FixedLenFeature([2], tf.int64),
@@ -85,3 +94,13 @@ def test_raw_examples_are_the_protobuf_ones():
 @requires_sample
 def test_every_real_drawing_gives_the_same_raw_example():
     _raw_check(sample.all_lines()[::7])
+
+
+def test_tfrecords_frames_records_as_tensorflow_reads_them(tmp_path):
+    import tensorflow as tf  # checks every length and data CRC as it reads
+
+    examples = [b"", b"a", b"x" * 70000, bytes(range(256))]
+    path = tmp_path / "framed.tfrecord"
+    path.write_bytes(records.tfrecords(examples))
+    read = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
+    assert read == examples

@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 
 from drawing import features as F
-from pipeline import bin_reader, chunk_encoder, job, main, sources, stripe_reader
+from pipeline import bin_reader, chunk_parser, job, main, sources, stripe_reader
 from pipeline.config import PipelineConfig
 from tests.shared_data import requires_sample
 from tests.synthetic import binary_drawings, random_line
@@ -120,7 +120,7 @@ def test_a_big_file_becomes_many_units_that_hold_every_drawing_once(
     read = [r for s in stripes for r in stripe_reader.read_stripe(s)[0]]
     assert not [d for s in stripes for d in stripe_reader.read_stripe(s)[1]]
     keys = sorted(
-        int(chunk_encoder.parse_line(r, {"circle": 0}, 99).key_id) for r in read
+        int(chunk_parser.parse_line(r, {"circle": 0}, 99).key_id) for r in read
     )
     assert keys == list(range(3000))
     assert sorted(r.line_number for r in read) == list(range(1, 3001))
