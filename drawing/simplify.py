@@ -5,8 +5,9 @@ the raw drawings: align to the top-left corner, scale uniformly to 0-255,
 resample every stroke at 1 px, then Ramer-Douglas-Peucker at epsilon 2. The
 code was never published; this module reproduces most of the sample's raw
 drawings exactly as Google's lines (bench/simplify_bench.py counts them), each
-choice fixed by measurement (docs/simplify.md has the notes). Simplifying a simplified drawing again is
-not the identity, so callers pass simplified drawings as they are.
+choice fixed by measurement (docs/simplify.md has the notes). Simplifying a
+simplified drawing again is not the identity, so callers pass simplified
+drawings as they are.
 """
 
 from __future__ import annotations
