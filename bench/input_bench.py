@@ -104,6 +104,10 @@ def build(work: Path, records: int) -> tuple[str, str]:
     return f"{out}/training.tfrecord-*", source
 
 
+# Stages whose elements are windows of records, not batches: no padding.
+WINDOWS = ("new_read", "new_parse")
+
+
 def _count(element) -> tuple[int, int, int]:
     """(examples, real steps, padded steps) of one element."""
     if not isinstance(element, tuple):  # serialized records
@@ -115,12 +119,12 @@ def _count(element) -> tuple[int, int, int]:
     return len(labels), int(lengths.sum()), steps * len(lengths)
 
 
-def _measure(it, seconds: float) -> dict:
+def _measure(it, seconds: float, batches: bool) -> dict:
     cpu0, start = time.process_time(), time.perf_counter()
     examples = real = padded = 0
     while time.perf_counter() - start < seconds:
         n, r, p = _count(next(it))
-        examples, real, padded = examples + n, real + r, padded + p
+        examples, real, padded = examples + n, real + r * batches, padded + p * batches
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     return {
         "examples_per_s": round(examples / wall),
@@ -147,7 +151,7 @@ def child(args: argparse.Namespace) -> None:
             start = time.perf_counter()
             while time.perf_counter() - start < args.warmup:
                 next(it)
-            result = _measure(it, args.seconds)
+            result = _measure(it, args.seconds, stage not in WINDOWS)
         result.update(stage=stage, cpus=len(os.sched_getaffinity(0)), load=_load())
         print(json.dumps(result), flush=True)
 
