@@ -9,16 +9,17 @@ from every core (bench/README.md, "Trainer input"):
 1. shards are read in parallel, interleaved, in blocks of records;
 2. blocks are joined into windows of whole batches (`InputConfig.window`);
 3. each window is parsed with one `parse_example`, its labels checked,
-   augmented (training), ordered by length bucket with one argsort and cut
-   into batches, in random order in training;
-4. each batch is padded to its own longest drawing.
+   points dropped (training), ordered by length bucket with one argsort and
+   cut into batches (`trainer.batching`), shuffled in training;
+4. each batch is padded to its own longest drawing and, in training, gets a
+   random linear map (`trainer.augment`).
 
 Training reads every record exactly once per pass over the data, then starts
 the next pass reshuffled: a pass's last, short window joins the one before
 it, and the records beyond whole batches join its shortest batch, so that
 no batch is smaller than `batch_size`. Eval reads every record once, in a
-fixed order: file order, sorted by length bucket within each window, each
-bucket's last batch partial.
+fixed order: the shards in file order, each window sorted by length bucket,
+each bucket's last batch partial, a window's batches in a fixed mixed order.
 """
 
 from __future__ import annotations
