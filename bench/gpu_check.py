@@ -3,13 +3,14 @@
 For the default model (`trainer.config.ModelConfig`: 3x128 BiLSTM, conv
 48/64/96) at each batch size (128, 512, 1024), in float32 and in
 mixed_float16, it prints examples/s of training fed by the trainer's own
-input (`trainer.data`, bucketing and augmentation as the trainer's defaults),
-the input pipeline alone at that batch size, and each step's time split into
-waiting for the input and computing. It says whether a GPU was found and
-whether the LSTMs run cuDNN's kernel. On a machine without a GPU it runs the
-same steps, fewer of them by default, and says that the figures are CPU ones;
-there it leaves mixed_float16 out unless --mixed_on_cpu (float16 is emulated on
-CPU: 48 s a step at batch 128 on 2 vCPUs, against 3.4 s in float32).
+input (`trainer.data` with the trainer's defaults: length buckets,
+augmentation), the input pipeline alone at that batch size (and per host
+core), and each step's time split into waiting for the input and computing.
+It says whether a GPU was found and whether the LSTMs run cuDNN's kernel.
+On a machine without a GPU it runs the same steps, fewer of them by default,
+and says that the figures are CPU ones; there it leaves mixed_float16 out
+unless --mixed_on_cpu (float16 is emulated on CPU: 48 s a step at batch 128
+on 2 vCPUs, against 3.4 s in float32).
 
 Data: synthetic drawings written as the pipeline's records into a temporary
 folder, or --data, a glob of real shards (`pipeline.main`'s output).
@@ -21,6 +22,7 @@ folder, or --data, a glob of real shards (`pipeline.main`'s output).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -67,28 +69,25 @@ def write_records(folder: Path, records: int = RECORDS, shards: int = 8) -> str:
 
 
 def dataset(pattern: str, batch_size: int):
+    """The trainer's input with its defaults (`trainer.config.InputConfig`)."""
     from trainer import data as D
-    from trainer.config import TrainConfig
+    from trainer.config import InputConfig
 
-    return D.make_dataset(
-        pattern,
-        batch_size,
-        training=True,
-        augment=TrainConfig.augment,
-        point_drop=TrainConfig.point_drop,
-        shuffle_buffer=2048,
-        seed=0,
-    )
+    return D.make_dataset(pattern, batch_size, True, InputConfig(seed=0))
 
 
-def input_alone(pattern: str, batch_size: int, steps: int) -> float:
-    """Examples/s of the input pipeline with nothing consuming it."""
+def input_alone(pattern: str, batch_size: int, seconds: float = 5.0) -> float:
+    """Examples/s of the input pipeline with nothing consuming it, over
+    `seconds` after as long a warm-up (it makes a window of batches at a
+    time: a few batches would only time the ones already made)."""
     it = iter(dataset(pattern, batch_size))
-    next(it)
-    start = time.perf_counter()
-    for _ in range(steps):
-        next(it)
-    return steps * batch_size / (time.perf_counter() - start)
+    rates = []
+    for _ in range(2):  # warm-up, then the measure
+        made, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            made += len(next(it)[1])
+        rates.append(made / (time.perf_counter() - start))
+    return rates[-1]
 
 
 def train_steps(pattern: str, batch_size: int, mixed: bool, steps: int, warmup: int):
@@ -164,9 +163,9 @@ def main() -> None:
             f"{'compute ms':>10}  {'input share':>11}"
         )
         print(header)
-        lines = set()
+        lines, alone_rates = set(), {}
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
-            alone = input_alone(pattern, batch_size, max(steps, 5))
+            alone = alone_rates[batch_size] = input_alone(pattern, batch_size)
             for mixed in precisions:
                 rate, wait, compute, line = train_steps(
                     pattern, batch_size, mixed, steps, warmup
@@ -182,6 +181,14 @@ def main() -> None:
                 )
         for line in sorted(lines):
             print(line)
+        cores = len(os.sched_getaffinity(0))
+        print(
+            f"input alone on {cores} host cores: "
+            + ", ".join(
+                f"{rate / cores:.0f} examples/s per core at batch {batch}"
+                for batch, rate in alone_rates.items()
+            )
+        )
         if len(precisions) == 1:
             print("mixed_float16: left out on CPU (--mixed_on_cpu runs it)")
 

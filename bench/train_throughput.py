@@ -3,12 +3,13 @@
 One run, two configurations, the tutorial-size model (3x128 BiLSTM, conv
 48/64/96) and the same global batch:
 
-* trainer: `trainer.data` with length bucketing (boundaries from the
-  pipeline's tf.Transform statistics), augmentation as the trainer's defaults
-  set it (point dropping included), mixed_float16 when a GPU is present;
-* baseline: the same records through plain `padded_batch` (each batch padded
-  to its longest drawing, as the tutorial's input_fn did), float32, no
-  augmentation.
+* trainer: `trainer.data` with its defaults: windows of records sorted by
+  length bucket (boundaries from the pipeline's tf.Transform statistics),
+  augmentation (point dropping included), mixed_float16 when a GPU is
+  present;
+* baseline: the same records in read order, each batch padded to its
+  longest drawing (as the tutorial's input_fn did with `padded_batch`),
+  float32, no augmentation.
 
 Data: the 15 big classes of ../shared/quickdraw_sample through `pipeline.main`
 (see bench/train_accuracy.py). Prints examples/s for each, the ratio, and the
@@ -85,7 +86,7 @@ def main() -> None:
 
     from trainer import data as D
     from trainer import statistics
-    from trainer.config import TrainConfig
+    from trainer.config import InputConfig
 
     records = build_records(OUT / "train_accuracy")
     transform_dir = str(records / F.TRANSFORM_DIR)
@@ -96,17 +97,12 @@ def main() -> None:
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
     def trainer_ds():
-        return D.make_dataset(
-            pattern,
-            args.batch_size,
-            training=True,
-            boundaries=boundaries,
-            augment=True,
-            point_drop=TrainConfig.point_drop,
-        )
+        config = InputConfig(boundaries=tuple(boundaries))
+        return D.make_dataset(pattern, args.batch_size, training=True, config=config)
 
     def baseline_ds():
-        return D.make_dataset(pattern, args.batch_size, training=True, bucket=False)
+        config = InputConfig(bucket=False, augment=False)
+        return D.make_dataset(pattern, args.batch_size, training=True, config=config)
 
     device = tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices()
     print(f"device: {device[0].name}; buckets from {source}: {boundaries}")

@@ -31,6 +31,9 @@ WEIGHTS_FILE = "model.weights.h5"
 # re-run needs to finish an interrupted export without training again.
 EXPORT_PENDING_FILE = "export_pending.json"
 
+# Without length quantiles (tf.Transform, stats.json): about Quick, Draw!'s deciles.
+DEFAULT_BUCKET_BOUNDARIES = (12, 18, 24, 30, 36, 43, 50, 60, 72, 90, 120, 170, 250)
+
 # The tutorial's cell types; all map to keras.layers.LSTM, which runs the cuDNN
 # kernel on a GPU (the tutorial needed a separate CudnnLSTM op for that).
 CELL_TYPES = ("lstm", "cudnn_lstm", "block_lstm")
@@ -79,6 +82,43 @@ _MODEL_DEFAULTS = {
     for f in dataclasses.fields(ModelConfig)
     if f.name not in ("num_classes", "delta_mean", "delta_std")
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class InputConfig:
+    """How `trainer.data.make_dataset` reads, batches and augments (the
+    trainer's defaults; augmentation applies in training only).
+
+    boundaries: length buckets (the last split in 10% steps); bucket=False:
+    batches in read order, padded to their longest. shuffle_buffer: records
+    shuffled in blocks before the windows (0, 1: file order). window: records
+    sorted by length together, then cut into batches. cache: parsed records
+    kept in memory after one pass. num_classes: labels checked when given.
+    """
+
+    boundaries: tuple[int, ...] = DEFAULT_BUCKET_BOUNDARIES
+    bucket: bool = True
+    augment: bool = True
+    point_drop: float = 0.1
+    shuffle_buffer: int = 10_000
+    window: int = 65_536
+    cache: bool = False
+    num_classes: int | None = None
+    skip_damaged: bool = False
+    num_workers: int = 1
+    worker_index: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "boundaries", tuple(int(b) for b in self.boundaries))
+        if list(self.boundaries) != sorted(set(self.boundaries)):
+            raise ValueError("bucket boundaries must be strictly increasing")
+        if not 0 <= self.point_drop < 1:
+            raise ValueError("--point_drop must be in [0, 1)")
+        if self.window < 1 or self.shuffle_buffer < 0:
+            raise ValueError("--input_window must be >= 1, --shuffle_buffer >= 0")
+        if not 0 <= self.worker_index < self.num_workers:
+            raise ValueError("worker_index must be in [0, num_workers)")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -160,11 +200,11 @@ class TrainConfig:
     eval_steps: int = flag(
         0, "eval batches per evaluation; 0: the whole eval set", type=int
     )
-    augment: bool = switch(True)
-    point_drop: float = flag(
-        0.1, "with --augment: share of points dropped at random", type=float
-    )
-    shuffle_buffer: int = flag(10_000, type=int)
+    augment: bool = switch(InputConfig.augment)
+    point_drop: float = flag(InputConfig.point_drop, "share of points", type=float)
+    shuffle_buffer: int = flag(InputConfig.shuffle_buffer, "0, 1: none", type=int)
+    input_window: int = flag(InputConfig.window, "records sorted together", type=int)
+    cache_input: bool = switch(InputConfig.cache, "parsed records kept in memory")
     mixed_precision: str = flag(
         "auto",
         "auto: mixed_float16 when a GPU is present",
@@ -213,8 +253,7 @@ class TrainConfig:
             raise ValueError("--threshold_precision must be in (0, 1]")
         if self.recognition_drawings < 0:
             raise ValueError("--recognition_drawings must be >= 0")
-        if not 0 <= self.point_drop < 1:
-            raise ValueError("--point_drop must be in [0, 1)")
+        self.input_config()  # checks the input's flags
         if len(self.num_conv) != len(self.conv_len):
             raise ValueError("--num_conv and --conv_len must have the same length")
         if self.profile_steps:
@@ -231,6 +270,19 @@ class TrainConfig:
         if not 1 <= first <= last:
             raise ValueError("--profile_steps must be A,B with 1 <= A <= B")
         return first, last
+
+    def input_config(self, **runtime) -> InputConfig:
+        """The input's settings; `runtime`: boundaries, num_classes, workers."""
+        return InputConfig(
+            augment=self.augment,
+            point_drop=self.point_drop,
+            shuffle_buffer=self.shuffle_buffer,
+            window=self.input_window,
+            cache=self.cache_input,
+            skip_damaged=self.skip_damaged_records,
+            seed=self.seed,
+            **runtime,
+        )
 
     def model_config(self, num_classes: int, **data_statistics) -> ModelConfig:
         """The model's settings; `data_statistics` are `delta_mean` and

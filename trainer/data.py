@@ -1,28 +1,43 @@
-"""tf.data input for the trainer: sharded TFRecords to bucketed, padded batches.
+"""tf.data input for the trainer: sharded TFRecords to padded batches of
+drawings of similar length.
 
 Reads both our records and the tutorial's published shards (it only needs
-`ink` and `class_index`; `shape` and `key_id` are not required). Everything on
-the hot path is a tf.data op so that input keeps up with a GPU: parallel
-interleave over shards, parallel parsing, and bucketing by length so that a
-batch of 20-point drawings is not padded to the 400 points of an outlier.
+`ink` and `class_index`; `shape` and `key_id` are not required). No stage
+handles one drawing at a time, so the input keeps up with a GPU and gains
+from every core (bench/README.md, "Trainer input"):
+
+1. shards are read in parallel, interleaved, in blocks of records;
+2. blocks are joined into windows of whole batches (`InputConfig.window`);
+3. each window is parsed with one `parse_example`, its labels checked,
+   points dropped (training), ordered by length bucket with one argsort and
+   cut into batches (`trainer.batching`), shuffled in training;
+4. each batch is padded to its own longest drawing and, in training, gets a
+   random linear map (`trainer.augment`).
+
+Training reads every record exactly once per pass over the data, then starts
+the next pass reshuffled: a pass's last, short window joins the one before
+it, and the records beyond whole batches join its shortest batch, so that
+no batch is smaller than `batch_size`. Eval reads every record once, in a
+fixed order: the shards in file order, each window sorted by length bucket,
+each bucket's last batch partial, a window's batches in a fixed mixed order.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import re
-from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from drawing import features as F
 from drawing.flags import InputError
-from trainer.augment import augment_batch, drop_points
-from trainer.config import TrainConfig
+from trainer.augment import augment_batch
+from trainer.batching import cut, windows
+from trainer.config import InputConfig
 from trainer.shard_check import check_manifest
-from trainer.statistics import DEFAULT_BUCKET_BOUNDARIES
 
 _FEATURE_SPEC = {
     F.INK: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64),
@@ -124,16 +139,6 @@ def _check_labels(labels: tf.Tensor, num_classes: int, flag: str) -> tf.Tensor:
         return tf.identity(labels)
 
 
-def _with_label_check(
-    ds: tf.data.Dataset, num_classes: int, training: bool
-) -> tf.data.Dataset:
-    flag = "--training_data" if training else "--eval_data"
-    return ds.map(
-        lambda f, y: (f, _check_labels(y, num_classes, flag)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-
-
 def parse_examples(serialized: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """A batch of serialized Examples to ragged ink [B, (T), 3], lengths, labels.
 
@@ -156,129 +161,115 @@ def pad_to_one_step(ink: tf.Tensor) -> tf.Tensor:
     return tf.pad(ink, [[0, 0], [0, tf.maximum(1 - tf.shape(ink)[1], 0)], [0, 0]])
 
 
-def _finish_batch(features: dict, labels: tf.Tensor) -> tuple[dict, tf.Tensor]:
-    ink = pad_to_one_step(features[F.INK])
-    return {F.INK: ink, F.LENGTHS: tf.cast(features[F.LENGTHS], tf.int32)}, labels
+def _padded(
+    ink: tf.RaggedTensor, labels: tf.Tensor, augment: bool
+) -> tuple[dict, tf.Tensor]:
+    """A batch as the model takes it: ink padded to its longest drawing, with
+    `augment`, randomly mapped (`augment_batch`)."""
+    lengths = tf.cast(ink.row_lengths(), tf.int32)
+    features = {F.INK: pad_to_one_step(ink.to_tensor()), F.LENGTHS: lengths}
+    return augment_batch(features, labels) if augment else (features, labels)
+
+
+# Records read at a time from one shard: the unit of reading and shuffling.
+_BLOCK = 64
 
 
 def _records(
-    pattern: str,
-    training: bool,
-    num_workers: int,
-    worker_index: int,
-    seed: int | None,
-    shuffle_buffer: int,
-    skip_damaged: bool = False,
+    pattern: str, training: bool, shuffled: bool, config: InputConfig
 ) -> tuple[tf.data.Dataset, tf.data.experimental.AutoShardPolicy]:
-    """This worker's serialized records, shuffled and repeated for training,
-    and the auto-shard policy that goes with how the shards were split.
-    `skip_damaged` reads each shard up to its first damaged record."""
+    """This worker's serialized records in blocks, and the auto-shard policy
+    that goes with how the shards were split. Each worker reads its own subset
+    of the shards; with fewer shards than workers every worker reads all and
+    tf.distribute keeps its share of the batches (its automatic FILE sharding
+    cannot see through the windows, so the file sharding is done here)."""
     files = tf.io.gfile.glob(pattern)
     if not files:
         raise FileNotFoundError(f"no files match {pattern}")
     files = sorted(files)
     ds = tf.data.Dataset.from_tensor_slices(files)
     policy = tf.data.experimental.AutoShardPolicy.OFF
-    if num_workers > 1:
-        if len(files) >= num_workers:
-            ds = ds.shard(num_workers, worker_index)
+    if config.num_workers > 1:
+        if len(files) >= config.num_workers:
+            ds = ds.shard(config.num_workers, config.worker_index)
         else:
             policy = tf.data.experimental.AutoShardPolicy.DATA
     if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
 
     def read(path: tf.Tensor) -> tf.data.Dataset:
         records = tf.data.TFRecordDataset(path)
-        # A DataLossError moves the reader to the next file: the rest is skipped.
-        return records.ignore_errors() if skip_damaged else records
+        if config.skip_damaged:  # a DataLossError ends this shard's records
+            records = records.ignore_errors()
+        return records.batch(_BLOCK)
 
     ds = ds.interleave(
         read,
         cycle_length=min(len(files), 16),  # an upper bound after sharding
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not training,
+        deterministic=not shuffled,
     )
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.repeat()
+    if shuffled:
+        blocks = max(2, config.shuffle_buffer // _BLOCK)
+        ds = ds.shuffle(blocks, seed=config.seed, reshuffle_each_iteration=True)
     return ds, policy
 
 
-def _batch(
-    ds: tf.data.Dataset,
-    batch_size: int,
-    boundaries: Sequence[int] | None,
-    training: bool,
-) -> tf.data.Dataset:
-    """Batches of drawings of similar length (`boundaries`), or padded to the
-    longest of each batch (None); training drops the partial batches."""
-    if boundaries is None:
-        return ds.padded_batch(batch_size, drop_remainder=training)
-    bounds = [int(b) for b in boundaries]
-    return ds.bucket_by_sequence_length(
-        element_length_func=lambda f, _: tf.cast(f[F.LENGTHS], tf.int32),
-        bucket_boundaries=bounds,
-        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
-        drop_remainder=training,
-    )
+def record_windows(
+    pattern: str, batch_size: int, training: bool, config: InputConfig
+) -> tuple[tf.data.Dataset, tf.data.experimental.AutoShardPolicy]:
+    """This worker's serialized records in windows of `config.window` records
+    (whole batches), and the auto-shard policy: `make_dataset`'s first stage."""
+    shuffled = training and config.shuffle_buffer > 1
+    blocks, policy = _records(pattern, training, shuffled, config)
+    size = batch_size * max(1, math.ceil(config.window / batch_size))
+    return windows(blocks, size, training), policy
 
 
 def make_dataset(
     pattern: str,
     batch_size: int,
     training: bool,
-    boundaries: Sequence[int] = DEFAULT_BUCKET_BOUNDARIES,
-    augment: bool = False,
-    point_drop: float = 0.0,
-    shuffle_buffer: int = TrainConfig.shuffle_buffer,
-    num_workers: int = 1,
-    worker_index: int = 0,
-    seed: int | None = None,
-    bucket: bool = True,
-    num_classes: int | None = None,
-    skip_damaged: bool = False,
+    config: InputConfig | None = None,
 ) -> tf.data.Dataset:
     """Batches of ({"ink": float32 [B, T, 3], "lengths": int32 [B]}, int64 [B]).
 
     Args:
       pattern: Glob of TFRecord shards (local or gs://).
       batch_size: Global batch size (Keras splits it across replicas).
-      training: Shuffle, repeat forever and drop partial batches; eval reads
-        every record once, in file order.
-      boundaries: Length bucket boundaries; `bucket=False` pads each batch to
-        its longest drawing instead (the tutorial's way, for benchmarks).
-      augment: Random linear distortion of the ink (training only).
-      point_drop: With `augment`, the share of points to drop at random.
-      num_workers, worker_index: This worker's place among the workers of a
-        multi-worker job. Each reads its own subset of the shards; with fewer
-        shards than workers every worker reads all and keeps its share of the
-        batches. (tf.data's automatic FILE sharding cannot see through the
-        bucketing op, so the file sharding is done here.)
-      num_classes: When given, a class_index outside [0, num_classes) fails
-        the input with an error that `label_error` explains.
-      skip_damaged: Read each shard up to its first damaged record.
+      training: Each pass over the records shuffled, augmented (as `config`
+        says) and in batches of at least `batch_size`, passes repeated
+        forever; eval reads every record once, in a fixed order.
+      config: Buckets, augmentation, shuffling, windows, cache, label check,
+        damaged shards and this worker's share (`trainer.config.InputConfig`;
+        its defaults when None).
     """
-    ds, policy = _records(
-        pattern, training, num_workers, worker_index, seed, shuffle_buffer,
-        skip_damaged,
-    )  # fmt: skip
-    # Parse in chunks (vectorised), then go back to single examples to bucket.
-    ds = ds.batch(256).map(parse_examples, num_parallel_calls=tf.data.AUTOTUNE)
-    if num_classes is not None:
-        ds = _with_label_check(ds, num_classes, training)
-    # unbatch leaves ragged-rank-0 specs that padded_batch rejects; an identity
-    # map turns them back into plain tensors.
-    ds = ds.unbatch().map(lambda f, y: (f, y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = _batch(ds, batch_size, boundaries if bucket else None, training)
-    if training and augment:
-        if point_drop > 0:
-            ds = ds.map(
-                lambda f, y: drop_points(f, y, point_drop),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-        ds = ds.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    # Last, so that whatever the augmentation did the model gets T >= 1.
-    ds = ds.map(_finish_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    config = config or InputConfig()
+    shuffled = training and config.shuffle_buffer > 1
+    records, policy = record_windows(pattern, batch_size, training, config)
+    flag = "--training_data" if training else "--eval_data"
+
+    def parse(serialized: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
+        features, labels = parse_examples(serialized)
+        if config.num_classes is not None:
+            labels = _check_labels(labels, config.num_classes, flag)
+        return features[F.INK], labels
+
+    # In order: the passes follow one another, and a run is repeatable.
+    parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+    ds = records.map(parse, **parallel)
+    if config.cache:
+        ds = ds.cache()
+        if shuffled:
+            ds = ds.shuffle(64, seed=config.seed, reshuffle_each_iteration=True)
+    if training:  # passes overlap from here on, one after the other
+        ds = ds.repeat()
+    ds = ds.map(
+        lambda ink, y: cut(ink, y, batch_size, training, shuffled, config),
+        **parallel,
+    )
+    augment = training and config.augment
+    ds = ds.unbatch().map(lambda ink, y: _padded(ink, y, augment), **parallel)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = policy
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

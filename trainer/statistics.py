@@ -1,7 +1,8 @@
 """The training split's statistics, from the pipeline's outputs.
 
-Length quantiles give the bucket boundaries of `trainer.data`, and the deltas'
-mean and std the model's input standardisation. They come from tf.Transform's
+Length quantiles give the length buckets by which `trainer.data` sorts each
+window of drawings into batches, and the deltas' mean and std the model's
+input standardisation. They come from tf.Transform's
 output (`--transform_dir`) when it can be read, else from the pipeline's
 stats.json, which holds the same numbers; without either, the buckets fall
 back to defaults and the input is left as it is.
@@ -21,10 +22,7 @@ import tensorflow as tf
 
 from drawing import features as F
 from drawing import tft_output
-
-# Used when neither the transform output nor stats.json gives length quantiles:
-# roughly the deciles of Quick, Draw! simplified drawings, denser where most are.
-DEFAULT_BUCKET_BOUNDARIES = (12, 18, 24, 30, 36, 43, 50, 60, 72, 90, 120, 170, 250)
+from trainer.config import DEFAULT_BUCKET_BOUNDARIES
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +87,10 @@ def bucket_boundaries(
     transform_dir: str = "",
     transform_statistics: dict | None = None,
 ) -> tuple[list[int], str]:
-    """Bucket boundaries for `bucket_by_sequence_length`, and where they came from:
+    """Length bucket boundaries for `trainer.data`, and where they came from:
     the length quantiles (see `find_statistic`), else defaults.
 
-    Boundaries are made strictly increasing and >= 2, as tf.data requires.
+    Boundaries are made strictly increasing and >= 2.
     """
     values, source = find_statistic(
         F.LENGTH_QUANTILES, training_data, transform_dir, transform_statistics

@@ -70,32 +70,16 @@ def _datasets(
     num_classes: int,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """This worker's training input, and its eval input when there is eval data."""
-    train_ds = D.make_dataset(
-        config.training_data,
-        config.batch_size,
-        training=True,
+    inputs = config.input_config(
         boundaries=boundaries,
-        augment=config.augment,
-        point_drop=config.point_drop,
-        shuffle_buffer=config.shuffle_buffer,
+        num_classes=num_classes,
         num_workers=cluster.num_workers,
         worker_index=cluster.worker_index,
-        seed=config.seed,
-        num_classes=num_classes,
-        skip_damaged=config.skip_damaged_records,
     )
+    train_ds = D.make_dataset(config.training_data, config.batch_size, True, inputs)
     if not config.eval_data:
         return train_ds, None
-    eval_ds = D.make_dataset(
-        config.eval_data,
-        config.batch_size,
-        training=False,
-        boundaries=boundaries,
-        num_workers=cluster.num_workers,
-        worker_index=cluster.worker_index,
-        num_classes=num_classes,
-        skip_damaged=config.skip_damaged_records,
-    )
+    eval_ds = D.make_dataset(config.eval_data, config.batch_size, False, inputs)
     return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
 
 
@@ -213,14 +197,8 @@ def _evaluate(
     boundaries: list[int],
 ) -> dict:
     """The evaluation report of the float32 serving copy, logged."""
-    eval_ds = D.make_dataset(
-        config.eval_data,
-        config.batch_size,
-        training=False,
-        boundaries=boundaries,
-        num_classes=len(classes),
-        skip_damaged=config.skip_damaged_records,
-    )
+    inputs = config.input_config(boundaries=boundaries, num_classes=len(classes))
+    eval_ds = D.make_dataset(config.eval_data, config.batch_size, False, inputs)
     report = evaluate.evaluation_report(
         serving_model,
         eval_ds,

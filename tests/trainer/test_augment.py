@@ -10,6 +10,7 @@ from drawing import features as F
 from tests.synthetic import write_records
 from trainer import augment
 from trainer import data as D
+from trainer.config import InputConfig
 
 
 def strokes_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +63,8 @@ def test_dropping_points_keeps_positions_and_every_stroke_end(rate):
 
 def test_augmented_training_batches_keep_their_lengths_valid(tmp_path):
     data = write_records(tmp_path, train=64, evals=8)
-    ds = D.make_dataset(
-        f"{data}/{F.TRAIN_PREFIX}-*", 16, training=True, augment=True, point_drop=0.5
-    )
+    config = InputConfig(augment=True, point_drop=0.5)
+    ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 16, training=True, config=config)
     for features, _ in ds.take(5):
         ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
         assert lengths.min() >= 1 and ink.shape[1] >= lengths.max()

@@ -26,6 +26,7 @@ from tests.trainer.test_train import TINY_MODEL, run_task
 from trainer import callbacks as CB
 from trainer import data as D
 from trainer import task
+from trainer.config import InputConfig
 
 BATCH = 32
 EVAL_EVERY = 3  # steps per epoch, and between backups
@@ -203,7 +204,7 @@ def test_an_out_of_range_label_fails_the_input_pipeline(tmp_path):
     data = write_data(tmp_path / "data", classes_file=False)
     (data / F.STATS_FILE).unlink()
     pattern = f"{data}/{F.EVAL_PREFIX}-*"
-    ds = D.make_dataset(pattern, 8, training=False, num_classes=3)
+    ds = D.make_dataset(pattern, 8, training=False, config=InputConfig(num_classes=3))
     with pytest.raises(tf.errors.InvalidArgumentError) as failed:
         for _ in ds:
             pass
@@ -214,7 +215,8 @@ def test_an_out_of_range_label_fails_the_input_pipeline(tmp_path):
         "records were written with another classes file"
     )
     # In range, the same records pass.
-    assert sum(len(y) for _, y in D.make_dataset(pattern, 8, False, num_classes=4))
+    in_range = D.make_dataset(pattern, 8, False, InputConfig(num_classes=4))
+    assert sum(len(y) for _, y in in_range)
     # Another failure is not taken for a label one.
     other = tf.errors.InvalidArgumentError(None, None, "something else")
     assert D.label_error(other, {}, "three", 3) is None

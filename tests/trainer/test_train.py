@@ -81,8 +81,9 @@ def trained(dataset, tmp_path_factory) -> Path:
 
 
 def test_dataset_batches_are_bucketed_and_right_padded(dataset):
+    config = C.InputConfig(boundaries=[10, 20, 30])
     ds = D.make_dataset(
-        f"{dataset}/{F.EVAL_PREFIX}-*", 16, training=False, boundaries=[10, 20, 30]
+        f"{dataset}/{F.EVAL_PREFIX}-*", 16, training=False, config=config
     )
     seen = 0
     for features, labels in ds:
@@ -101,7 +102,8 @@ def test_dataset_batches_are_bucketed_and_right_padded(dataset):
 
 def test_reads_tutorial_format_records_without_key_id(tmp_path):
     data = write_records(tmp_path, train=8, evals=4, tutorial_format=True)
-    ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 4, training=True, augment=True)
+    config = C.InputConfig(augment=True)
+    ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 4, training=True, config=config)
     features, labels = next(iter(ds))
     assert features[F.INK].shape[0] == 4 and features[F.INK].shape[2] == 3
     assert set(labels.numpy()) <= set(range(len(CLASSES)))
