@@ -142,7 +142,7 @@ def check(flatbuffer: bytes, model: keras.Model, tolerance: float = TOLERANCE):
     on a drawing that fills it and on one that fills half of it."""
     from ai_edge_litert.interpreter import Interpreter
 
-    @tf.function
+    @tf.function(input_signature=_specs(None))
     def keras_probabilities(points, count):
         ink, lengths = points_to_ink(points, count)
         return model({F.INK: ink, F.LENGTHS: lengths}, training=False)
