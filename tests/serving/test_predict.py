@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from drawing import features as F
 from drawing import ndjson
 from serving import predict
 from tests.product import REPO, product_env
@@ -221,3 +222,38 @@ def test_an_export_without_an_on_device_model_is_named(export, tmp_path):
     with pytest.raises(SystemExit) as usage:
         predict.main(["--model", str(export), "--int8", "-"])
     assert usage.value.code == 2
+
+
+def _eval_lines(export) -> list[bytes]:
+    """The ndjson lines of the drawings in the eval records beside `export`
+    (conftest's sample model: its pipeline input and output are there)."""
+    root = export.parent
+    spec = {F.KEY_ID: tf.io.FixedLenFeature([], tf.string)}
+    records = tf.data.TFRecordDataset(
+        [str(p) for p in sorted((root / "data").glob(f"{F.EVAL_PREFIX}-*"))]
+    )
+    keys = {tf.io.parse_single_example(r, spec)[F.KEY_ID].numpy() for r in records}
+    lines = [
+        line
+        for path in sorted((root / "ndjson").glob("*.ndjson"))
+        for line in path.read_bytes().splitlines()
+        if json.loads(line)[F.KEY_ID].encode() in keys
+    ]
+    assert len(lines) == len(keys)
+    return lines
+
+
+@pytest.mark.xdist_group("sample_export")
+def test_the_on_device_model_agrees_with_the_savedmodel_on_the_eval_set(
+    sample_export,
+):
+    lines = _eval_lines(sample_export.export)
+    export = str(sample_export.export)
+    saved = predict.load(export).predict(lines, k=1)
+    ondevice = predict.load(export, engine="litert").predict(lines, k=1)
+    tops = [
+        (a["top_k"][0], b["top_k"][0]) for a, b in zip(saved, ondevice, strict=True)
+    ]
+    agree = sum(a["class"] == b["class"] for a, b in tops) / len(tops)
+    gap = max(abs(a["probability"] - b["probability"]) for a, b in tops)
+    assert agree >= 0.99 and gap <= 0.02, (agree, gap)
