@@ -9,8 +9,9 @@ Routes (MODEL = `quickdraw`):
 * `POST /v1/models/MODEL:predict`: TF Serving's REST predict, row format.
 * `GET /v1/models/MODEL`: TF Serving's model status (also the health check).
 * `GET /v1/models/MODEL/metadata`: TF Serving's metadata (the SavedModel's
-  signature_def, as its GetModelMetadata gives it), plus `classes`, `k` and
-  `threshold` (the recognition threshold chosen at export, or null).
+  signature_def, as its GetModelMetadata gives it), plus `classes`, `k`,
+  `threshold` (the recognition threshold chosen at export, or null) and
+  `ondevice` (whether the page can run the model in the tab here).
 * Vertex AI's `AIP_PREDICT_ROUTE` and `AIP_HEALTH_ROUTE`, when set.
 
 Every error answer is JSON `{"error": "..."}` (plus `instance`, its index, when
@@ -168,6 +169,7 @@ class Handlers:
                 "classes": list(self.info.classes),
                 "k": self.info.k,
                 "threshold": self.info.threshold,
+                "ondevice": bool(self.info.ondevice and self.settings.runtime_files),
             }
         )
 

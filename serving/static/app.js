@@ -372,6 +372,10 @@
     try {
       const meta = await fetchMetadata();
       metadataLoaded(meta);
+      if (meta.ondevice === false) {
+        $("engine-tab").disabled = true;
+        $("engine-tab").title = "This server has no on-device model or no runtime for it";
+      }
       const classes = meta.classes;
       maxK = meta.k;
       classList.replaceChildren(
