@@ -165,7 +165,9 @@ class PredictConfig:
         ENGINES[0], "the export's SavedModel, or its on-device model (LiteRT)",
         choices=ENGINES,
     )  # fmt: skip
-    int8: bool = flags.switch(False, "with --engine litert: its int8 variant")
+    int8: bool = flag(
+        False, "with --engine litert: its int8 variant", action="store_true"
+    )
     inputs: tuple[str, ...] = flag(
         (), "ndjson files (local, gs://, or -)", names=["inputs"], nargs="+"
     )

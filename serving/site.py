@@ -111,7 +111,9 @@ class SiteConfig:
     model: str = flag(help="exported model directory, local or gs://", required=True)
     out: str = flag(help="the site's folder (new, empty, or an earlier site)",
                     required=True)  # fmt: skip
-    int8: bool = flags.switch(False, "ship the int8 on-device model (smaller)")
+    int8: bool = flag(
+        False, "ship the int8 on-device model (smaller)", action="store_true"
+    )
     node_modules: str = flag(str(NODE_MODULES), "where npm installed LiteRT.js")
 
 
