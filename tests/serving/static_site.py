@@ -6,10 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 
 from serving.site import runtime_files
 from tests.product import REPO, product_env, run_module
-from tests.serving.server import free_port
+from tests.serving.server import free_port, wait_until_up
 
 START_TIMEOUT_S = 30.0
 requires_runtime = pytest.mark.skipif(
@@ -46,24 +43,12 @@ def static_server(folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(url + "/index.html"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"python -m http.server did not start on {folder}")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.1)
+        if not wait_until_up(process, url + "/index.html", START_TIMEOUT_S):
+            pytest.fail(f"python -m http.server did not start on {folder}")
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 class HostGuard:
