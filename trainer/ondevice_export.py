@@ -1,9 +1,9 @@
 """The on-device model: the trained classifier as LiteRT flatbuffers (.tflite)
 for phones and browser tabs, written into every export by `trainer.export`.
 
-TensorFlow's converter takes the Keras model traced at a fixed length with its
-variables frozen (the export's own signatures do not convert: the LSTM's
-TensorList needs a static element shape, and its while loop cannot read
+TensorFlow's converter takes the Keras model traced for one drawing (batch 1)
+with its variables frozen (the export's own signatures do not convert: the
+LSTM's TensorList needs a static element shape, and its while loop cannot read
 variables on device). LiteRT.js runs only fixed input shapes, so the model has
 one signature per length in `LENGTHS`, which share their weights: a drawing
 goes to the shortest that holds it, padded, and gets what the SavedModel gives
