@@ -204,7 +204,8 @@ def latency(export: Path, lines: list[bytes], rounds: int) -> dict:
             start = time.perf_counter()
             page.evaluate(TAB_SCORE, drawings[:1])  # loads runtime and model
             first_load_ms = 1000 * (time.perf_counter() - start)
-            serve_times(serve, drawings[:1])  # warm
+            page.evaluate(TAB_SCORE, drawings[:20])  # warm, as the others
+            serve_times(serve, drawings[:20])
             runs = {
                 "tab": lambda: page.evaluate(TAB_SCORE, drawings),
                 "python": lambda: {"times": python_times(predictor, drawings)},
