@@ -180,7 +180,7 @@ def metadata(
             COUNT: "int32 [1]: points in the drawing (at least 2)",
         },
         "output": f"{PROBABILITIES}: float32 [1, classes]",
-        "longer": f"cut to its first {LENGTHS[-1]} points, its last stroke ending",
+        "longer": f"cut to its first {LENGTHS[-1]} points, a stroke ending there",
         "classes": list(classes),
         "k": max(1, min(top_k, len(classes))),
         F.THRESHOLD: threshold,
