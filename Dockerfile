@@ -1,6 +1,9 @@
 # The trainer image: `python -m trainer.task` on Debian's Python 3.11 with only
 # what training and serving need (TensorFlow, Keras, tensorboard, numpy, orjson,
-# aiohttp; the drawing, trainer and serving packages): no Beam, no tf.Transform.
+# aiohttp, ai-edge-litert; the drawing, trainer and serving packages): no Beam,
+# no tf.Transform. Its exports hold the on-device model too (TensorFlow's own
+# converter writes it, the LiteRT interpreter checks it); the page's browser
+# runtime (npm) is not in the image, so its page runs the model on the server.
 #
 #   docker build -t quickdraw-trainer .                         # GPU: CUDA 12 from pip
 #   docker build --build-arg VARIANT=cpu -t quickdraw-trainer:cpu .

@@ -23,10 +23,15 @@ TEST_WORKERS ?= 2
 
 venv: $(STAMP)
 
-$(STAMP): setup.py
+# npm installs the page's on-device runtime (LiteRT.js) into node_modules/,
+# from package-lock.json: serving.site and serving.serve serve its files.
+$(STAMP): setup.py package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing (apt-get install npm):" \
+		"the page's on-device runtime, LiteRT.js, comes from npm" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 test: $(STAMP)

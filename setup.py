@@ -3,8 +3,11 @@ say who needs what.
 
 - The plain install is what training and serving need, and all that the
   trainer image (Dockerfile) holds: TensorFlow, Keras, tensorboard, numpy,
-  orjson, aiohttp (serving.serve). `[gpu]` adds TensorFlow's CUDA 12 libraries
-  from pip.
+  orjson, aiohttp (serving.serve), ai-edge-litert (the on-device model that
+  every export holds is checked with it, and `serving.predict --engine
+  litert` runs it). `[gpu]` adds TensorFlow's CUDA 12 libraries from pip.
+- The page's on-device runtime, LiteRT.js, comes from npm (package.json,
+  package-lock.json; `make venv` runs `npm ci`), not from here.
 - `[pipeline]` adds Apache Beam and tf.Transform. Dataflow workers install
   this package from `--setup_file ./setup.py`, which cannot name an extra, so
   `pipeline.main` hands them this extra as a requirements file, read from the
@@ -28,6 +31,9 @@ REQUIRED = [
     "orjson",
     # serving.serve: the drawing page and the TF Serving-style REST API.
     "aiohttp>=3.9,<4",
+    # The LiteRT interpreter (tf.lite.Interpreter is deprecated): the export
+    # checks its on-device model, serving.predict --engine litert runs it.
+    "ai-edge-litert==2.3.*",
 ]
 
 EXTRAS = {

@@ -57,6 +57,8 @@ NOISE_LINES = {
     # oneDNN falls back to Eigen for a boolean op on CPUs without AVX-512.
     "oneDNN bool fallback": _absl_line("E")
     + r"oneDNN supports DT_BOOL only on platforms",
+    # The LiteRT interpreter's note as it starts (the on-device model).
+    "LiteRT CPU delegate": r"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$",
 }
 # An ERROR line that is harmless only on a machine without an NVIDIA driver:
 # TensorFlow then runs on the CPU, as it should. With a driver it is real.

@@ -1,6 +1,7 @@
 """Classifies Quick, Draw! drawings with an exported model.
 
   python -m serving.predict --model EXPORT_DIR drawings.ndjson [--k 3]
+      [--engine litert [--int8]]
 
 prints one JSON line per input line: `{"key_id", "word" (when the line has
 them), "top_k": [{"class", "probability"}, ...]}`, or `{"line": n, "error":
@@ -10,7 +11,9 @@ and checks (`drawing.ndjson`), so it gets the pipeline's reason; the model
 gets numbers through its `predict_example` signature. The Python API, for
 the server and the tools: `load(export_dir)` gives a `Predictor` whose
 `predict(lines, k)` takes ndjson lines and `score(drawings, k)` checked
-(xs, ys, stroke_lengths) drawings.
+(xs, ys, stroke_lengths) drawings. `--engine litert` scores them with the
+export's on-device model instead (`serving.ondevice_predictor`), with the
+same output.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ DEFAULT_K = 3  # classes per drawing
 MAX_POINTS = 100_000
 SIGNATURE = "predict_example"
 NOT_USABLE = "no usable drawing: the model found no ink in it"
+UNUSABLE = {"error": NOT_USABLE}
+ENGINES = ("savedmodel", "litert")
 
 # (xs, ys, points per stroke): a drawing's strokes, concatenated.
 Points = tuple[Sequence[float], Sequence[float], Sequence[int]]
@@ -66,6 +71,12 @@ def _echo(record: dict) -> dict:
     if isinstance(record.get(F.WORD), str):
         echo[F.WORD] = record[F.WORD]
     return echo
+
+
+def top_k_result(names: Sequence[str], values: Sequence[float]) -> dict:
+    """A usable drawing's answer: its classes, most probable first."""
+    top = zip(names, values, strict=True)
+    return {"top_k": [{"class": c, "probability": float(p)} for c, p in top]}
 
 
 class Predictor:
@@ -103,18 +114,8 @@ class Predictor:
             for names, values, valid in zip(
                 classes, probabilities, outputs["valid"].numpy(), strict=True
             ):
-                if not valid:
-                    results.append({"error": NOT_USABLE})
-                    continue
-                top = zip(names, values, strict=True)
-                results.append(
-                    {
-                        "top_k": [
-                            {"class": c.decode(), "probability": float(p)}
-                            for c, p in top
-                        ]
-                    }  # fmt: skip
-                )
+                names = [c.decode() for c in names]
+                results.append(top_k_result(names, values) if valid else dict(UNUSABLE))
         return results
 
     def predict(
@@ -142,8 +143,14 @@ class Predictor:
         return results
 
 
-def load(model_dir: str) -> Predictor:
-    """Loads an exported model (the `--export_dir` of `trainer.task`)."""
+def load(model_dir: str, engine: str = ENGINES[0], int8: bool = False) -> Predictor:
+    """Loads an exported model (the `--export_dir` of `trainer.task`): its
+    SavedModel, or with `engine="litert"` its on-device model (float32, or
+    int8 with `int8`)."""
+    if engine == "litert":
+        from serving.ondevice_predictor import OnDevicePredictor
+
+        return OnDevicePredictor(model_dir, int8=int8)
     return Predictor(model_dir)
 
 
@@ -154,6 +161,13 @@ class PredictConfig:
     model: str = flag(help="exported model directory", required=True)
     k: int = flag(DEFAULT_K, "classes per drawing", type=int)
     batch_size: int = flag(DEFAULT_BATCH, type=int)
+    engine: str = flag(
+        ENGINES[0], "the export's SavedModel, or its on-device model (LiteRT)",
+        choices=ENGINES,
+    )  # fmt: skip
+    int8: bool = flag(
+        False, "with --engine litert: its int8 variant", action="store_true"
+    )
     inputs: tuple[str, ...] = flag(
         (), "ndjson files (local, gs://, or -)", names=["inputs"], nargs="+"
     )
@@ -162,6 +176,8 @@ class PredictConfig:
         object.__setattr__(self, "inputs", tuple(self.inputs))
         if self.k < 1 or self.batch_size < 1:
             raise ValueError("--k and --batch_size must be >= 1")
+        if self.int8 and self.engine != "litert":
+            raise ValueError("--int8 needs --engine litert")
 
 
 def _read_lines(paths: Iterable[str]) -> Iterator[bytes]:
@@ -184,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     logs.setup(argv)
     try:
-        predictor = load(config.model)
-    except IncompleteExport as err:
+        predictor = load(config.model, config.engine, config.int8)
+    except (IncompleteExport, FileNotFoundError) as err:  # no (on-device) model
         sys.exit(f"serving.predict: error: {err}")
     if config.k > predictor.max_k:
         sys.exit(f"serving.predict: error: --k must be in 1..{predictor.max_k}")

@@ -3,11 +3,15 @@
 Routes (MODEL = `quickdraw`):
 
 * `GET /` and `GET /<file>`: the drawing page, `serving/static/`.
+* `GET /ondevice/<file>` and `GET /litert/<path>`: the export's on-device
+  model and the LiteRT.js runtime, for the page's "in this tab" switch (the
+  same layout as the static site of `serving.site`), when both are there.
 * `POST /v1/models/MODEL:predict`: TF Serving's REST predict, row format.
 * `GET /v1/models/MODEL`: TF Serving's model status (also the health check).
 * `GET /v1/models/MODEL/metadata`: TF Serving's metadata (the SavedModel's
-  signature_def, as its GetModelMetadata gives it), plus `classes`, `k` and
-  `threshold` (the recognition threshold chosen at export, or null).
+  signature_def, as its GetModelMetadata gives it), plus `classes`, `k`,
+  `threshold` (the recognition threshold chosen at export, or null) and
+  `ondevice` (whether the page can run the model in the tab here).
 * Vertex AI's `AIP_PREDICT_ROUTE` and `AIP_HEALTH_ROUTE`, when set.
 
 Every error answer is JSON `{"error": "..."}` (plus `instance`, its index, when
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import orjson
@@ -42,6 +46,7 @@ CONTENT_TYPES = {
     ".mjs": "text/javascript",
     ".css": "text/css",
     ".json": "application/json",
+    ".wasm": "application/wasm",  # WebAssembly's streaming compile needs it
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
@@ -59,6 +64,8 @@ class ModelInfo:
     k: int  # the exported top-k: the most classes a prediction can return
     signature_def: dict  # TF Serving's metadata.signature_def
     threshold: float | None = None  # the game's recognition threshold, if any
+    # The export's ondevice/ files the page loads (name -> bytes), if any.
+    ondevice: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +75,8 @@ class AppSettings:
     extra_predict_routes: tuple[str, ...] = ()
     extra_health_routes: tuple[str, ...] = ()
     static_dir: Path = STATIC_DIR
+    # The runtime's files the page loads, by their path under /litert/.
+    runtime_files: Mapping[str, Path] = dataclasses.field(default_factory=dict)
 
 
 def json_response(payload: object, status: int = 200) -> web.Response:
@@ -160,19 +169,46 @@ class Handlers:
                 "classes": list(self.info.classes),
                 "k": self.info.k,
                 "threshold": self.info.threshold,
+                "ondevice": bool(self.info.ondevice and self.settings.runtime_files),
             }
         )
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        """A file of the page; `no-cache` makes browsers revalidate it each
-        time (ETag/Last-Modified answer 304), so a new version always shows."""
+        """A file of the page."""
         name = request.match_info.get("name") or "index.html"
         path = self.settings.static_dir / name
         if "/" in name or name.startswith(".") or not path.is_file():
             raise web.HTTPNotFound(reason=f"no such page: /{name}")
-        content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
-        headers = {"Cache-Control": "no-cache", "Content-Type": content_type}
-        return web.FileResponse(path, headers=headers)
+        return _file_response(path)
+
+    async def ondevice(self, request: web.Request) -> web.Response:
+        """A file of the export's on-device model, read at start-up."""
+        name = request.match_info["name"]
+        if name not in self.info.ondevice:
+            raise web.HTTPNotFound(reason=f"no on-device model file: /ondevice/{name}")
+        content_type = _content_type(name)
+        return web.Response(
+            body=self.info.ondevice[name],
+            headers={"Cache-Control": "no-cache", "Content-Type": content_type},
+        )
+
+    async def runtime(self, request: web.Request) -> web.StreamResponse:
+        """A file of the LiteRT.js runtime that the page loads."""
+        path = self.settings.runtime_files.get(request.match_info["path"])
+        if path is None:
+            raise web.HTTPNotFound(reason="no such runtime file")
+        return _file_response(path)
+
+
+def _content_type(name: str) -> str:
+    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def _file_response(path: Path) -> web.FileResponse:
+    """A file; `no-cache` makes browsers revalidate it each time (ETag and
+    Last-Modified answer 304), so a new version always shows."""
+    headers = {"Cache-Control": "no-cache", "Content-Type": _content_type(path.name)}
+    return web.FileResponse(path, headers=headers)
 
 
 def make_app(
@@ -198,5 +234,7 @@ def make_app(
         app.router.add_get(route, handlers.status)
     app.router.add_get(METADATA_ROUTE, handlers.metadata)
     app.router.add_get("/", handlers.static)
+    app.router.add_get("/ondevice/{name}", handlers.ondevice)
+    app.router.add_get("/litert/{path:.+}", handlers.runtime)
     app.router.add_get("/{name}", handlers.static)
     return app

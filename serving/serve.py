@@ -2,7 +2,9 @@
 
   python -m serving.serve --model EXPORT_DIR [--port 8080] [--host 127.0.0.1]
 
-then open the printed URL and draw: the page asks the model while you draw.
+then open the printed URL and draw: the page asks the model while you draw,
+or runs the export's on-device model in the tab (its "in this tab" switch,
+`?engine=tab`; `serving.site` gives the runtime's files and the model's).
 The API (`serving.rest_api`) speaks TF Serving's REST predict format, so clients of
 TF Serving or of a Vertex AI endpoint work unchanged; request bodies are
 parsed once and raw drawings simplified (`serving.request_parser`). On Vertex AI,
@@ -115,8 +117,10 @@ def _signature_defs(export_dir: str) -> dict:
 
 def model_info(export_dir: str, k: int) -> ModelInfo:
     """Version (the directory's name when numeric, as TF Serving lays models
-    out, else 1), classes and signatures of an export."""
+    out, else 1), classes, signatures and on-device model of an export."""
     import tensorflow as tf
+
+    from serving.site import read_ondevice
 
     with tf.io.gfile.GFile(posixpath.join(export_dir, CLASSES_ASSET)) as f:
         classes = tuple(line.rstrip("\n") for line in f if line.strip())
@@ -127,6 +131,7 @@ def model_info(export_dir: str, k: int) -> ModelInfo:
         k=k,
         signature_def=_signature_defs(export_dir),
         threshold=read_threshold(export_dir),
+        ondevice=read_ondevice(export_dir),
     )
 
 
@@ -159,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from serving.predict import Predictor
     from serving.rest_api import make_app
     from serving.scorer import Scorer
+    from serving.site import runtime_files
 
     try:
         predictor = Predictor(config.model)
@@ -174,7 +180,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     def scorer() -> Scorer:
         return Scorer(predictor, config.threads, config.gather, config.max_batch)
 
-    app = make_app(scorer, info, config.settings)
+    runtime = runtime_files()
+    if not (runtime and info.ondevice):
+        log.info("the page's model in the tab is off: %s",
+                 "no on-device model in the export" if runtime else
+                 "LiteRT.js is not installed (npm ci)")  # fmt: skip
+    settings = dataclasses.replace(config.settings, runtime_files=runtime)
+    app = make_app(scorer, info, settings)
     url = open_url(config.host, config.port)
 
     def started(_: str) -> None:  # run_app calls it once the port is bound

@@ -8,7 +8,8 @@
 2. the Beam pipeline on the local runner, with tf.Transform;
 3. training on CPU;
 4. evaluation and export;
-5. predictions through the exported serving signature;
+5. predictions through the exported serving signature, and the drawing page
+   and game as a static site, the model in the tab (`serving.site`);
 6. pictures and a summary.
 
 Every step is the product's own command line, run as a subprocess, so that the
@@ -147,6 +148,17 @@ def _predict(config: DemoConfig, inputs: list[str]) -> Path:
     return predictions
 
 
+def _site(config: DemoConfig) -> str:
+    """The page as a static site (serving.site), or why there is none."""
+    from serving.site import runtime_files
+
+    if not runtime_files():
+        return "no static site: LiteRT.js is not installed (npm ci; make venv does)"
+    site = config.path("site")
+    _run(["serving.site", f"--model={config.path('export')}", f"--out={site}"])
+    return f"static site {site}"
+
+
 def _examples(inputs: list[str], wanted: set[str]) -> dict[str, list]:
     """The first drawing of each wanted class, as strokes for a picture."""
     from drawing import ndjson
@@ -229,6 +241,7 @@ def _summary(config: DemoConfig, started: float) -> str:
         "Draw for the model you just trained (a page that guesses while you draw):",
         f"  .venv/bin/python -m serving.serve --model {export}",
         "  then open http://127.0.0.1:8080/",
+        *_site_lines(config.path("site")),
         "",
         "Next:",
         f"  .venv/bin/python -m serving.predict --model {export} YOUR.ndjson",
@@ -238,6 +251,16 @@ def _summary(config: DemoConfig, started: float) -> str:
         "  .venv/bin/python -m trainer.submit --help    # training on Vertex AI",
     ]
     return "\n".join(lines)
+
+
+def _site_lines(site: Path) -> list[str]:
+    """How to open the static site, if the demo wrote one."""
+    return [
+        "or the same page and game as a static site, the model in your browser tab",
+        "(no server code: any static file host serves the folder as it is):",
+        f"  python3 -m http.server -d {site} 8000",
+        "  then open http://127.0.0.1:8000/",
+    ] * (site / "index.html").exists()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> DemoConfig:
@@ -273,8 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = "  ".join(f"{k} {report[k]:.3f}" for k in ("top1", "top3", "map3"))
     print(f"eval ({report['num_examples']} drawings): {scores}")
     print(recognition_chart.summary(report))
-    _step(5, "Predictions through the exported serving signature")
+    _step(5, "Predictions through the exported serving signature; the static site")
     _predict(config, inputs)
+    print(_site(config))
     _step(6, "Pictures")
     draw_pictures(config, inputs)
     print("\n" + _summary(config, started))

@@ -16,7 +16,9 @@ Each returns `classes` and `probabilities` [B, K] and `valid` [B]: a drawing
 that is not usable never fails the batch. K is `--export_top_k`. The classes
 are also in `assets.extra/classes.txt`, and the recognition threshold chosen on
 the eval set in `assets.extra/recognition.json`. The model is exported in
-float32.
+float32. The on-device model (`trainer.ondevice_export`: LiteRT, for phones
+and browser tabs) is written into `ondevice/` of the same export, before its
+completion marker.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import tensorflow as tf
 from drawing import features as F
 from drawing import ink_tf, ndjson_tf
 from drawing.export_marker import INCOMPLETE_SUFFIX, marker_path
+from trainer import ondevice_export
 from trainer.config import (
     EXPORT_PENDING_FILE,
     WEIGHTS_FILE,
@@ -147,6 +150,8 @@ def export_model(
     _remove(work)
     archive.write_out(work, verbose=False)
     write_assets(work, classes, model_config, recognition)
+    threshold = (recognition or {}).get(F.THRESHOLD)
+    ondevice_export.write(model, work, classes, serving.top_k, threshold)
     with tf.io.gfile.GFile(marker_path(work), "w") as f:
         f.write("complete\n")  # last: the folder is a whole model now
     if local:

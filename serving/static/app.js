@@ -2,10 +2,14 @@
 //
 // Strokes are recorded as [xs, ys, ts] in CSS pixels relative to the canvas
 // (ts in ms since the drawing began) and sent raw to the REST API, which
-// simplifies them as the dataset was. Requests are throttled, one at a time;
-// answers for a drawing that has since been undone or cleared are dropped.
-// `#guesses` carries `data-strokes` and `data-points`: the drawing state its
-// guesses were computed for, so tests wait on a condition, not a clock.
+// simplifies them as the dataset was. Or the model runs in this tab
+// (ondevice.js: the export's on-device model, simplified the same way), with
+// no request per stroke: the "In this tab" switch, `?engine=tab`, and always
+// on the static site that serving.site writes (`<html data-site="static">`).
+// Guesses are asked throttled, one at a time; answers for a drawing that has
+// since been undone or cleared are dropped. `#guesses` carries `data-strokes`,
+// `data-points` and `data-engine`: the drawing state its guesses were
+// computed for and where, so tests wait on a condition, not a clock.
 // `window.quickdraw` is what game.js (the game mode) uses: the metadata, each
 // answer as it comes, clearing, and locking the canvas between rounds.
 "use strict";
@@ -28,6 +32,10 @@
   const errorBox = $("error");
   const search = $("search");
   const classList = $("classes");
+  const staticSite = document.documentElement.dataset.site === "static";
+  const params = new URLSearchParams(location.search);
+  let engine = staticSite || params.get("engine") === "tab" ? "tab" : "server";
+  let tab = null; // ondevice.js, once imported
 
   // ---------------------------------------------------------------- drawing
   const strokes = []; // [[xs, ys, ts], ...]
@@ -184,39 +192,107 @@
     timer = null;
     if (!dirty || inFlight) return;
     dirty = false;
-    const state = { generation, strokes: strokes.length, points: pointCount() };
+    const state = { generation, strokes: strokes.length, points: pointCount(), engine };
     if (state.points < 2) {
       showGuesses(state, [], []); // nothing to guess from yet
       return;
     }
-    const body = { instances: [{ drawing: strokes }] };
-    // Until the metadata says the model's k, the server's default k is asked.
-    // All k: the game's threshold applies to every class the model shows.
-    if (maxK !== null) body.parameters = { k: maxK };
     inFlight = true;
     lastSent = performance.now();
     try {
-      const response = await fetch(PREDICT_URL, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body), // now, before the drawing changes
-      });
-      const answer = await response.json().catch(() => ({}));
+      const answer = await (engine === "tab" ? askTab() : askServer());
       if (state.generation !== generation) return; // undone or cleared since
-      if (!response.ok || !answer.predictions) {
+      if (answer.error) {
         showGuesses(state, [], []);
-        showError(answer.error || `the server answered ${response.status} ${response.statusText}`);
+        showError(answer.error);
         return;
       }
-      const { classes, probabilities } = answer.predictions[0];
+      const { classes, probabilities } = answer;
       showGuesses(state, classes.slice(0, SHOWN_GUESSES), probabilities);
       for (const listener of listeners) listener(state, classes, probabilities);
     } catch (err) {
-      if (state.generation === generation) showError(`cannot reach the server (${err.message})`);
+      if (state.generation === generation) showError(err.message);
     } finally {
       inFlight = false;
       if (dirty) schedule(false);
     }
+  }
+
+  // The server's {classes, probabilities}, or {error}.
+  async function askServer() {
+    const body = { instances: [{ drawing: strokes }] };
+    // Until the metadata says the model's k, the server's default k is asked.
+    // All k: the game's threshold applies to every class the model shows.
+    if (maxK !== null) body.parameters = { k: maxK };
+    let response;
+    try {
+      response = await fetch(PREDICT_URL, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body), // now, before the drawing changes
+      });
+    } catch (err) {
+      throw new Error(`cannot reach the server (${err.message})`);
+    }
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok || !answer.predictions) {
+      return { error: answer.error || `the server answered ${response.status} ${response.statusText}` };
+    }
+    return answer.predictions[0];
+  }
+
+  // The model in this tab: the same answer, no request.
+  async function askTab() {
+    const drawing = strokes.map(([xs, ys]) => [xs.slice(), ys.slice()]); // now
+    try {
+      if (!tab) await loadTab();
+      return await tab.predict(drawing, maxK ?? 1);
+    } catch (err) {
+      return { error: err.message };
+    }
+  }
+
+  // ---------------------------------------------------------------- engines
+  function showEngine() {
+    $("engine-server").setAttribute("aria-pressed", String(engine === "server"));
+    $("engine-tab").setAttribute("aria-pressed", String(engine === "tab"));
+    document.body.dataset.engine = engine;
+  }
+
+  // Imports ondevice.js and loads the runtime and the model (once).
+  async function loadTab() {
+    $("engine-status").textContent = "loading the model into this tab…";
+    try {
+      tab ??= await import("./ondevice.js");
+      const meta = await tab.load();
+      $("engine-status").textContent = `LiteRT.js · ${meta.file}`;
+      return meta;
+    } catch (err) {
+      $("engine-status").textContent = "";
+      throw new Error(`the model cannot run in this tab (${err.message})`);
+    }
+  }
+
+  async function setEngine(wanted) {
+    if (wanted === engine && (wanted === "server" || tab)) return;
+    const url = new URL(location.href);
+    if (wanted === "tab") {
+      try {
+        await loadTab();
+      } catch (err) {
+        showError(err.message);
+        return;
+      }
+      url.searchParams.set("engine", "tab");
+    } else {
+      url.searchParams.delete("engine");
+      $("engine-status").textContent = "";
+    }
+    engine = wanted;
+    history.replaceState(null, "", url);
+    showEngine();
+    dirty = true; // the drawing so far, asked where the model now runs
+    schedule(true);
   }
 
   // ---------------------------------------------------------------- views
@@ -239,6 +315,7 @@
     );
     guessList.dataset.strokes = state.strokes;
     guessList.dataset.points = state.points;
+    guessList.dataset.engine = state.engine;
     showVerdict(classes[0], probabilities[0]);
     highlight(classes);
   }
@@ -282,12 +359,23 @@
     $("no-match").hidden = shown > 0;
   }
 
+  // The model's classes, k and threshold: from the server, or model.json.
+  async function fetchMetadata() {
+    if (engine === "tab") return loadTab();
+    const response = await fetch(METADATA_URL);
+    const meta = await response.json();
+    if (!response.ok) throw new Error(meta.error || `${response.status} ${response.statusText}`);
+    return meta;
+  }
+
   async function loadMetadata() {
     try {
-      const response = await fetch(METADATA_URL);
-      const meta = await response.json();
-      if (!response.ok) throw new Error(meta.error || `${response.status} ${response.statusText}`);
+      const meta = await fetchMetadata();
       metadataLoaded(meta);
+      if (meta.ondevice === false) {
+        $("engine-tab").disabled = true;
+        $("engine-tab").title = "This server has no on-device model or no runtime for it";
+      }
       const classes = meta.classes;
       maxK = meta.k;
       classList.replaceChildren(
@@ -300,8 +388,8 @@
       );
       const spec = meta.model_spec || {};
       const version = spec.version ? ` v${spec.version}` : "";
-      $("model-info").textContent =
-        `model ${spec.name || MODEL}${version} · ${classes.length} classes · top ${maxK}`;
+      const where = engine === "tab" ? "on-device model in this tab" : `model ${spec.name || MODEL}${version}`;
+      $("model-info").textContent = `${where} · ${classes.length} classes · top ${maxK}`;
       highlight([...guessList.children].map((item) => item.dataset.class));
       filterClasses();
     } catch (err) {
@@ -337,6 +425,8 @@
   canvas.addEventListener("pointercancel", onPointerUp);
   canvas.addEventListener("lostpointercapture", onPointerUp);
   canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+  $("engine-server").addEventListener("click", () => setEngine("server"));
+  $("engine-tab").addEventListener("click", () => setEngine("tab"));
   $("undo").addEventListener("click", undo);
   $("clear").addEventListener("click", clear);
   search.addEventListener("input", filterClasses);
@@ -351,5 +441,10 @@
   });
   new ResizeObserver(resizeCanvas).observe(canvas);
   watchPixelRatio();
+  if (staticSite) {
+    $("engine-server").hidden = $("engine-tab").hidden = true;
+    $("engines-label").textContent = "The model runs in this tab, no server:";
+  }
+  showEngine();
   loadMetadata();
 })();

@@ -30,6 +30,7 @@ NOTICES = [
     b"E0000 00:00:1795315916.030852    7040 util.cc:131] oneDNN supports DT_BOOL "
     b"only on platforms with AVX-512. Falling back to the default Eigen-based "
     b"implementation if present.\n",
+    b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
 ]
 CUINIT = (
     b"E0000 00:00:1795315785.990683    3747 cuda_platform.cc:52] failed call to "

@@ -38,6 +38,18 @@ def _answers(url: str) -> bool:
         return False
 
 
+def wait_until_up(process: subprocess.Popen, url: str, timeout: float) -> bool:
+    """True once `url` answers 200; False if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not _answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        # Wait on the process, not a sleep: returns at once if it exits.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)
+    return True
+
+
 @contextlib.contextmanager
 def serve_process(
     export_dir: str | Path | None,
@@ -72,14 +84,9 @@ def serve_process(
             text=True,
         )
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not _answers(url + status_route):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"serving.serve did not start:\n{log.read()}")
-                # Wait on the process, not a sleep: returns at once if it exits.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=0.2)
+            if not wait_until_up(process, url + status_route, START_TIMEOUT_S):
+                log.seek(0)
+                pytest.fail(f"serving.serve did not start:\n{log.read()}")
             yield url
         finally:
             process.terminate()

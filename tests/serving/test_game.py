@@ -4,8 +4,10 @@ server: six rounds at the served recognition threshold, with a short timer.
 A real sample drawing of the asked class is drawn point by point, and the
 round is won exactly at the first point where the API says the class passes
 the threshold, before the drawing's last point; a round left blank is lost
-when the timer runs out; the summary shows the six rounds. Every wait is on
-the page's state (`#game[data-state]`), never on a clock. The README's
+when the timer runs out; the summary shows the six rounds. A round played on
+the static site of `serving.site`, the model in the tab, is won at the same
+point. Every wait is on the page's state (`#game[data-state]`), never on a
+clock. The README's
 screenshots come from this test, on the demo's model (`make demo`):
 
   QUICKDRAW_GAME_SCREENSHOTS=docs QUICKDRAW_MODEL=demo_out/export \\
@@ -26,6 +28,12 @@ from serving.request_parser import Limits
 from tests.product import SAMPLE_SEEN
 from tests.serving import test_page as P
 from tests.serving.server import serve_process
+from tests.serving.static_site import (
+    HostGuard,
+    requires_runtime,
+    static_server,
+    write_site,
+)
 from tools import sample
 
 pytestmark = [*P.BROWSER, pytest.mark.xdist_group("sample_export")]
@@ -38,11 +46,16 @@ WON_ROUNDS = 5  # the rounds drawn (one is left blank)
 
 
 @pytest.fixture(scope="module")
-def game_server(request):
-    """The real server on $QUICKDRAW_MODEL or the sample model of the suite."""
+def game_model(request) -> str:
+    """$QUICKDRAW_MODEL or the sample model of the suite."""
     model = os.environ.get("QUICKDRAW_MODEL")
-    model = model or request.getfixturevalue("sample_export").export
-    with serve_process(model) as url:
+    return str(model or request.getfixturevalue("sample_export").export)
+
+
+@pytest.fixture(scope="module")
+def game_server(game_model):
+    """The real server on the game's model."""
+    with serve_process(game_model) as url:
         yield url
 
 
@@ -111,8 +124,10 @@ def most_confident(url: str, size: float, meta: dict) -> list[tuple[str, list]]:
     return [drawings[i] for i in order]
 
 
-def recognized_early(url: str, size: float, meta: dict) -> list[tuple]:
-    """Sample drawings of up to WON_ROUNDS of the model's classes, one each, and
+def recognized_early(
+    url: str, size: float, meta: dict, wanted: int = WON_ROUNDS
+) -> list[tuple]:
+    """Sample drawings of up to `wanted` of the model's classes, one each, and
     their first point at which the class passes the threshold, before the end."""
     found: dict[str, tuple] = {}
     for name, strokes in most_confident(url, size, meta)[:CANDIDATES]:
@@ -121,7 +136,7 @@ def recognized_early(url: str, size: float, meta: dict) -> list[tuple]:
         won_at = first_pass(url, strokes, name, meta)
         if won_at and won_at > 2:
             found[name] = (name, strokes, won_at)
-        if len(found) == WON_ROUNDS:
+        if len(found) == wanted:
             break
     if not found:
         pytest.fail(f"no sample drawing passes {meta['threshold']} before its end")
@@ -221,3 +236,30 @@ def _strokes_of(strokes: list, points: int):
             return
         yield stroke
         points -= len(stroke)
+
+
+@requires_runtime
+def test_a_round_won_in_the_tab_at_the_server_s_point(
+    page, game_model, game_server, tmp_path
+):
+    """The static site's game: a real drawing wins at the very point where
+    the server's answer passes the threshold, with no request while drawing."""
+    meta = P.api(game_server, P.METADATA)
+    page.goto(game_server + "/")  # for the canvas's size
+    box = page.locator("#canvas").bounding_box()
+    [(asked, strokes, won_at)] = recognized_early(game_server, box["height"], meta, 1)
+    with static_server(write_site(game_model, tmp_path / "site")) as url:
+        guard = HostGuard(page.context, url)
+        page.goto(f"{url}/?play&seconds={SECONDS}&classes={asked}")
+        state(page, "ready", 1)
+        loaded = len(guard.requests)
+        page.click("#game-go")
+        state(page, "drawing", 1)
+        pen = Pen(page, box, strokes)
+        pen.to(won_at - 1)
+        says_like_the_api(page, game_server, strokes, won_at - 1)
+        pen.to(won_at)
+        state(page, "won", 1)
+        page.mouse.up()
+        assert page.locator("#game").get_attribute("data-won-points") == str(won_at)
+        assert guard.requests[loaded:] == [] and guard.refused == []

@@ -9,6 +9,7 @@ what the command line makes of bad lines.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from drawing import features as F
 from drawing import ndjson
 from serving import predict
 from tests.product import REPO, product_env
@@ -131,3 +133,127 @@ def test_the_exported_model_scores_the_top_level_drawing(export):
     assert [r["key_id"] for r in results] == ["7"] * 4
     assert results[1]["top_k"] == results[0]["top_k"] == results[2]["top_k"]
     assert len(results[0]["top_k"]) == 2
+
+
+# ---------------------------------------------------------------------------
+# The on-device model (`--engine litert`): what the export's LiteRT model says.
+
+
+def test_the_on_device_engine_answers_as_the_savedmodel_does(export, tmp_path):
+    lines = [
+        *_lines(12, seed=5),
+        b'{"key_id": "u", "drawing": [[[1, 2], [3]]]}',
+        b'{"key_id": "one", "drawing": [[[1], [2]]]}',
+        b'{"key_id": "huge", "drawing": [[[0, 3e38], [0, 1]], [[-3e38], [5]]]}',
+    ]
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    command = [sys.executable, "-m", "serving.predict", "--model", str(export)]
+    outputs = [
+        subprocess.run(
+            [*command, *engine, "--k=4", str(path)],
+            cwd=REPO,
+            env=product_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for engine in ([], ["--engine=litert"], ["--engine=litert", "--int8"])
+    ]
+    saved, ondevice, int8 = (
+        [json.loads(x) for x in o.stdout.splitlines()] for o in outputs
+    )
+    assert not outputs[1].stderr and not outputs[2].stderr  # quiet by default
+    assert len(saved) == len(ondevice) == len(int8) == len(lines)
+    for want, got, small in zip(saved, ondevice, int8, strict=True):
+        if "error" in want:  # the same lines fail the same way
+            assert got == small == want
+            continue
+        assert got.keys() == small.keys() == want.keys()
+        assert [c["class"] for c in got["top_k"]] == [c["class"] for c in want["top_k"]]
+        np.testing.assert_allclose(
+            [c["probability"] for c in got["top_k"]],
+            [c["probability"] for c in want["top_k"]],
+            atol=1e-5,
+        )
+        assert len(small["top_k"]) == 4
+    # Points that float32 holds but whose span it does not: no usable ink.
+    span = ([0.0, 3e38, -3e38], [0.0, 1.0, 5.0], [2, 1])
+    for engine in ("savedmodel", "litert"):
+        scored = predict.load(str(export), engine=engine).score([span], k=2)
+        assert scored == [{"error": predict.NOT_USABLE}]
+
+
+def test_a_drawing_longer_than_the_on_device_model_is_cut(export):
+    """Beyond the longest signature the on-device model sees the drawing's
+    first points, its last stroke ending there: the SavedModel's answer for
+    that drawing. (Here the shortest signature stands for the longest: an
+    untrained model's answers for a thousand points are all 1 and 0.)"""
+    ondevice = predict.load(str(export), engine="litert")
+    ondevice.lengths = ondevice.lengths[:1]
+    longest = ondevice.lengths[-1]
+    rng = np.random.default_rng(7)
+    xs, ys = rng.integers(0, 256, (2, longest + 20)).tolist()
+    drawing = (xs, ys, [longest - 10, 30])  # the cut falls in the 2nd stroke
+    first = (xs[:longest], ys[:longest], [longest - 10, 10])
+    saved = predict.load(str(export))
+    [got], [cut], [whole] = (
+        engine.score([d], k=5)
+        for engine, d in ((ondevice, drawing), (saved, first), (saved, drawing))
+    )
+    assert [c["class"] for c in got["top_k"]] == [c["class"] for c in cut["top_k"]]
+    np.testing.assert_allclose(
+        [c["probability"] for c in got["top_k"]],
+        [c["probability"] for c in cut["top_k"]],
+        atol=1e-5,
+    )
+    assert got != whole  # it did not see the whole drawing
+
+
+def test_an_export_without_an_on_device_model_is_named(export, tmp_path):
+    older = tmp_path / "older"
+    shutil.copytree(export, older, ignore=shutil.ignore_patterns("ondevice"))
+    with pytest.raises(SystemExit) as refused:
+        predict.main(["--model", str(older), "--engine", "litert", "-"])
+    assert refused.value.code == (
+        f"serving.predict: error: --model {older} has no on-device model "
+        "(ondevice/model.json): export it again with this version of trainer.task"
+    )
+    with pytest.raises(SystemExit) as usage:
+        predict.main(["--model", str(export), "--int8", "-"])
+    assert usage.value.code == 2
+
+
+def _eval_lines(export) -> list[bytes]:
+    """The ndjson lines of the drawings in the eval records beside `export`
+    (conftest's sample model: its pipeline input and output are there)."""
+    root = export.parent
+    spec = {F.KEY_ID: tf.io.FixedLenFeature([], tf.string)}
+    records = tf.data.TFRecordDataset(
+        [str(p) for p in sorted((root / "data").glob(f"{F.EVAL_PREFIX}-*"))]
+    )
+    keys = {tf.io.parse_single_example(r, spec)[F.KEY_ID].numpy() for r in records}
+    lines = [
+        line
+        for path in sorted((root / "ndjson").glob("*.ndjson"))
+        for line in path.read_bytes().splitlines()
+        if json.loads(line)[F.KEY_ID].encode() in keys
+    ]
+    assert len(lines) == len(keys)
+    return lines
+
+
+@pytest.mark.xdist_group("sample_export")
+def test_the_on_device_model_agrees_with_the_savedmodel_on_the_eval_set(
+    sample_export,
+):
+    lines = _eval_lines(sample_export.export)
+    export = str(sample_export.export)
+    saved = predict.load(export).predict(lines, k=1)
+    ondevice = predict.load(export, engine="litert").predict(lines, k=1)
+    tops = [
+        (a["top_k"][0], b["top_k"][0]) for a, b in zip(saved, ondevice, strict=True)
+    ]
+    agree = sum(a["class"] == b["class"] for a, b in tops) / len(tops)
+    gap = max(abs(a["probability"] - b["probability"]) for a, b in tops)
+    assert agree >= 0.99 and gap <= 0.02, (agree, gap)

@@ -324,6 +324,31 @@ def test_the_page_is_served_with_its_content_types_and_no_cache(server):
         assert status == 404
 
 
+def test_the_on_device_model_and_its_runtime_are_served(server, tiny_export):
+    """What the page's "in this tab" switch loads, from the same host."""
+    from serving.site import runtime_files
+
+    files = {
+        "/ondevice/model.json": "application/json",
+        "/ondevice/model.tflite": "application/octet-stream",
+    }
+    if runtime_files():
+        files["/litert/litert.js"] = "text/javascript"
+        files["/litert/wasm/litert_wasm_internal.wasm"] = "application/wasm"
+    for path, content_type in files.items():
+        with urllib.request.urlopen(server + path, timeout=60) as response:
+            assert response.headers["Content-Type"].startswith(content_type)
+            body = response.read()
+    assert body  # the last file read
+    with urllib.request.urlopen(server + "/ondevice/model.tflite") as response:
+        model = response.read()
+    assert model == (tiny_export / "ondevice" / "model.tflite").read_bytes()
+    for path in ("/ondevice/model_int8.tflite", "/litert/index.js.map"):
+        assert request(server + path)[0] == 404
+    _, answer, _ = request(server + METADATA)
+    assert answer["ondevice"] is bool(runtime_files())
+
+
 def test_version_is_the_directory_name_when_numeric(tiny_export, tmp_path):
     versioned = shutil.copytree(tiny_export, tmp_path / "models" / "17")
     info = model_info(str(versioned), k=3)

@@ -17,6 +17,7 @@ import matplotlib.image
 import pytest
 
 from drawing import logs
+from serving import site
 from tools import sample
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ PICTURES = (
 # What the demo may print on stderr: the product's log lines, and the picture
 # tool's note about the bad line planted in the predictions' input.
 PRODUCT_LINE = re.compile(
-    r"^\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING) (pipeline|trainer|tools)[\w.]*: "
+    r"^\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING) (pipeline|trainer|serving|tools)[\w.]*: "
     r"|^\S+predict_me\.ndjson:\d+: skipped \(malformed_json"
 )
 
@@ -80,6 +81,12 @@ def _check(out: Path, stdout: str) -> None:
         image = matplotlib.image.imread(out / "pictures" / name)
         assert image.shape[0] > 200 and image.shape[1] > 200
         assert image.std() > 0.01, f"{name} is blank"
+    if site.runtime_files():  # the page as a static site, and how to open it
+        assert '<html lang="en" data-site="static">' in (
+            (out / "site" / "index.html").read_text()
+        )
+        assert (out / "site" / "ondevice" / "model.tflite").is_file()
+        assert f"python3 -m http.server -d {out / 'site'} 8000" in stdout
 
 
 def test_demo_runs_on_synthetic_drawings_then_again_in_the_same_folder(tmp_path):

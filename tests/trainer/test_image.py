@@ -3,8 +3,9 @@
 The pipeline writes records from synthetic drawings on the host; the image
 then trains on them, exports, and classifies ndjson lines, as `docker run
 IMAGE --training_data=...` and `docker run --entrypoint python IMAGE -m
-serving.predict ...` would. See tests/podman.py for how it builds and runs
-without a Docker engine.
+serving.predict ...` would, and scores the same lines through the export's
+on-device model (`--engine litert`), which the image converted and checked.
+See tests/podman.py for how it builds and runs without a Docker engine.
 """
 
 from __future__ import annotations
@@ -102,22 +103,28 @@ def test_the_image_trains_exports_and_predicts(image, records):
 
     lines = (records / "ndjson" / f"{synth.CLASSES[0]}.ndjson").read_text()
     (records / "few.ndjson").write_text("".join(lines.splitlines(True)[:5]))
-    predicted = podman.run(
-        image,
-        [
-            "-m",
-            "serving.predict",
-            "--model=/mnt/model/export",
-            "--k=2",
-            "/mnt/few.ndjson",
-        ],
-        records,
-        entrypoint=["python"],
-    )
-    assert predicted.returncode == 0, predicted.stderr[-4000:]
-    results = [json.loads(x) for x in predicted.stdout.splitlines()]
+    results, ondevice = (_predict(image, records, *engine) for engine in ([], LITERT))
     assert len(results) == 5
-    for result in results:
+    for result, other in zip(results, ondevice, strict=True):
         assert result["word"] == synth.CLASSES[0]
         assert len(result["top_k"]) == 2
         assert {c["class"] for c in result["top_k"]} <= set(synth.CLASSES[:CLASSES])
+        assert [c["class"] for c in other["top_k"]] == [
+            c["class"] for c in result["top_k"]
+        ]
+        assert [c["probability"] for c in other["top_k"]] == pytest.approx(
+            [c["probability"] for c in result["top_k"]], abs=1e-5
+        )
+
+
+LITERT = ["--engine=litert"]
+
+
+def _predict(image: str, records: Path, *extra: str) -> list[dict]:
+    """serving.predict in the image on few.ndjson, top 2."""
+    flags = ["-m", "serving.predict", "--model=/mnt/model/export", "--k=2"]
+    done = podman.run(
+        image, [*flags, *extra, "/mnt/few.ndjson"], records, entrypoint=["python"]
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return [json.loads(x) for x in done.stdout.splitlines()]
