@@ -125,7 +125,7 @@ def test_the_image_copies_whole_packages():
 
 # Packages whose every module a test imports by name. drawing and pipeline join
 # once their tests do (issue 28).
-TESTED_BY_NAME = ("trainer", "serving", "tools")
+TESTED_BY_NAME = ("drawing", "pipeline", "trainer", "serving", "tools")
 # Module names more than one package may use.
 SHARED_NAMES = {"__init__", "config"}
 

@@ -159,28 +159,10 @@ def _site(config: DemoConfig) -> str:
     return f"static site {site}"
 
 
-def _examples(inputs: list[str], wanted: set[str]) -> dict[str, list]:
-    """The first drawing of each wanted class, as strokes for a picture."""
-    from drawing import ndjson
-    from tools import panels
-
-    examples: dict[str, list] = {}
-    for path in inputs:
-        with open(path, "rb") as f:
-            for line in f:
-                drawing = ndjson.parse_drawing(line)
-                if drawing.word in wanted:
-                    examples[drawing.word] = panels.record_strokes(
-                        ndjson.loads(line)[F.DRAWING]
-                    )
-                break
-    return examples
-
-
 def draw_pictures(config: DemoConfig, inputs: list[str]) -> None:
     """Predictions and eval records as grids, data counts and lengths, training
     curves, and the most confused pairs."""
-    from tools import charts
+    from tools import charts, panels
 
     data, model, pictures = (config.path(d) for d in ("data", "model", "pictures"))
     pictures.mkdir()
@@ -214,7 +196,7 @@ def draw_pictures(config: DemoConfig, inputs: list[str]) -> None:
     pairs = report.get("most_confused", [])
     wanted = {p[side] for p in pairs for side in ("true", "predicted")}
     confusion = {**report, "confused_pairs": pairs}
-    examples = _examples(inputs, wanted)
+    examples = panels.first_drawings(inputs, wanted)
     print(charts.plot_confusion(confusion, examples, pictures / "confusion.png"))
     print(recognition_chart.plot_recognition(report, pictures / "recognition.png"))
 
