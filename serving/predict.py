@@ -189,6 +189,14 @@ def _read_lines(paths: Iterable[str]) -> Iterator[bytes]:
                 yield from (line.rstrip(b"\r\n") for line in f)
 
 
+def _check_inputs(paths: Iterable[str]) -> None:
+    """Each input file exists, before the model loads (not a traceback after
+    the first file's predictions)."""
+    for path in paths:
+        if path != "-" and not tf.io.gfile.exists(path):
+            raise flags.InputError(f"input {path} does not exist: name an ndjson file")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> PredictConfig:
     """Flags -> PredictConfig."""
     description = __doc__.split("\n\n")[0]
@@ -199,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command line: one JSON line out per line in."""
     config = parse_args(argv)
     logs.setup(argv)
+    with flags.one_line_errors("serving.predict"):
+        _check_inputs(config.inputs)
     try:
         predictor = load(config.model, config.engine, config.int8)
     except (IncompleteExport, FileNotFoundError) as err:  # no (on-device) model

@@ -224,6 +224,15 @@ def test_an_export_without_an_on_device_model_is_named(export, tmp_path):
     assert usage.value.code == 2
 
 
+def test_a_missing_input_is_named_before_the_model_loads(tmp_path):
+    missing = tmp_path / "drawings.ndjson"
+    with pytest.raises(SystemExit) as refused:
+        predict.main(["--model", str(tmp_path / "no_model"), "-", str(missing)])
+    assert refused.value.code == (
+        f"serving.predict: error: input {missing} does not exist: name an ndjson file"
+    )
+
+
 def _eval_lines(export) -> list[bytes]:
     """The ndjson lines of the drawings in the eval records beside `export`
     (conftest's sample model: its pipeline input and output are there)."""
