@@ -146,3 +146,14 @@ def kernels(model: keras.Model, mixed: bool, setting: str) -> str:
     else:
         precision = "mixed precision off (no GPU; --mixed_precision=auto)"
     return f"{cudnn}; {precision}"
+
+
+def measured(
+    train_ds: tf.data.Dataset, batch_size: int, replicas: int, num_workers: int
+) -> tuple[tf.data.Dataset, SpeedMeter]:
+    """The training input, timed for the period lines' input wait, and the
+    callback that puts the speed in them. The wait is measured on one worker:
+    several rewrite the dataset to shard it."""
+    wait = InputWait() if num_workers == 1 else None
+    meter = SpeedMeter(batch_size, replicas, wait)
+    return (wait.wrap(train_ds) if wait else train_ds), meter

@@ -20,10 +20,8 @@ if __name__ == "__main__":  # before TensorFlow's import prints its notices
 
     logs.setup(sys.argv[1:], stderr_filter=True)
 
-import dataclasses
 import logging
 import math
-import posixpath
 import warnings
 from collections.abc import Sequence
 
@@ -34,16 +32,10 @@ import tensorflow as tf
 from drawing import logs
 from drawing.flags import InputError
 from trainer import data as D
-from trainer import distribute, evaluate, export, shard_check, speed, statistics
-from trainer.callbacks import TrainingDiverged, make_callbacks, write_json
-from trainer.config import (
-    MODEL_CONFIG_FILE,
-    REPORT_FILE,
-    WEIGHTS_FILE,
-    ModelConfig,
-    TrainConfig,
-    parse_args,
-)
+from trainer import distribute, export, shard_check, speed, statistics
+from trainer.callbacks import TrainingDiverged, make_callbacks
+from trainer.config import TrainConfig, parse_args
+from trainer.finish import finish
 from trainer.model import build_model, compile_model, learning_rate_schedule
 
 log = logging.getLogger("trainer")
@@ -63,13 +55,24 @@ def total_steps(config: TrainConfig) -> int:
     return config.steps
 
 
+def _periods(config: TrainConfig) -> tuple[int, int, int]:
+    """Evaluation periods (Keras epochs), steps in each, and the steps they
+    make: the total rounded up to whole periods."""
+    steps = total_steps(config)
+    steps_per_epoch = min(config.eval_every, steps)
+    epochs = math.ceil(steps / steps_per_epoch)
+    return epochs, steps_per_epoch, epochs * steps_per_epoch
+
+
 def _datasets(
     config: TrainConfig,
     cluster: distribute.Cluster,
+    strategy: tf.distribute.Strategy,
     boundaries: list[int],
     num_classes: int,
-) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
-    """This worker's training input, and its eval input when there is eval data."""
+) -> tuple[tf.data.Dataset, tf.data.Dataset | None, speed.SpeedMeter]:
+    """This worker's training input, timed for the period lines, its eval
+    input when there is eval data, and the callback that reports the speed."""
     inputs = config.input_config(
         boundaries=boundaries,
         num_classes=num_classes,
@@ -77,24 +80,13 @@ def _datasets(
         worker_index=cluster.worker_index,
     )
     train_ds = D.make_dataset(config.training_data, config.batch_size, True, inputs)
+    train_ds, meter = speed.measured(
+        train_ds, config.batch_size, strategy.num_replicas_in_sync, cluster.num_workers
+    )
     if not config.eval_data:
-        return train_ds, None
+        return train_ds, None, meter
     eval_ds = D.make_dataset(config.eval_data, config.batch_size, False, inputs)
-    return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds
-
-
-def _measured(
-    train_ds: tf.data.Dataset,
-    config: TrainConfig,
-    cluster: distribute.Cluster,
-    strategy: tf.distribute.Strategy,
-) -> tuple[tf.data.Dataset, speed.SpeedMeter]:
-    """The training input, timed for the period lines' input wait, and the
-    callback that puts the speed in them. The wait is measured on one worker:
-    several rewrite the dataset to shard it."""
-    wait = speed.InputWait() if cluster.num_workers == 1 else None
-    meter = speed.SpeedMeter(config.batch_size, strategy.num_replicas_in_sync, wait)
-    return (wait.wrap(train_ds) if wait else train_ds), meter
+    return train_ds, eval_ds.repeat() if config.eval_steps else eval_ds, meter
 
 
 def train(config: TrainConfig) -> dict:
@@ -148,12 +140,10 @@ def _train(
         config.training_data, config.transform_dir, classes, config.classes_file
     )
     model_config = config.model_config(len(classes), **deltas)
-    steps = total_steps(config)
-    steps_per_epoch = min(config.eval_every, steps)
-    epochs = math.ceil(steps / steps_per_epoch)
-    steps = epochs * steps_per_epoch  # whole evaluation periods
-    train_ds, eval_ds = _datasets(config, cluster, boundaries, len(classes))
-    train_ds, meter = _measured(train_ds, config, cluster, strategy)
+    epochs, steps_per_epoch, steps = _periods(config)
+    train_ds, eval_ds, meter = _datasets(
+        config, cluster, strategy, boundaries, len(classes)
+    )
     with strategy.scope():
         model = build_model(model_config)
         compile_model(
@@ -188,74 +178,6 @@ def _train(
     if not cluster.is_chief:
         return {}
     return finish(config, model, model_config, classes, boundaries, steps, damage)
-
-
-def _evaluate(
-    config: TrainConfig,
-    serving_model: keras.Model,
-    classes: list[str],
-    boundaries: list[int],
-) -> dict:
-    """The evaluation report of the float32 serving copy, logged."""
-    inputs = config.input_config(boundaries=boundaries, num_classes=len(classes))
-    eval_ds = D.make_dataset(config.eval_data, config.batch_size, False, inputs)
-    report = evaluate.evaluation_report(
-        serving_model,
-        eval_ds,
-        classes,
-        top_k=config.export_top_k,
-        threshold_precision=config.threshold_precision,
-        recognition_drawings=config.recognition_drawings,
-    )
-    evaluate.log_report(report)
-    return report
-
-
-def finish(
-    config: TrainConfig,
-    model: keras.Model,
-    model_config: ModelConfig,
-    classes: list[str],
-    boundaries: list[int],
-    steps: int,
-    damage: list[shard_check.Damage] | None = None,
-) -> dict:
-    """Chief only: weights, float32 serving copy, report, export. `damage`:
-    the damaged shards that --skip_damaged_records skipped, for the report."""
-    global_step = int(model.optimizer.iterations.numpy())
-    keras.mixed_precision.set_global_policy("float32")
-    serving_model = build_model(model_config)
-    serving_model.set_weights(model.get_weights())
-    model_dir = config.model_dir
-    serving_model.save_weights(posixpath.join(model_dir, WEIGHTS_FILE))
-    config_json = dataclasses.asdict(model_config)
-    write_json(posixpath.join(model_dir, MODEL_CONFIG_FILE), config_json)
-
-    report: dict = {"global_step": global_step, "steps": steps}
-    if damage is not None:
-        report.update(shard_check.report(damage))
-    if config.eval_data:
-        report.update(_evaluate(config, serving_model, classes, boundaries))
-    write_json(posixpath.join(model_dir, REPORT_FILE), report)
-    export.export_once_trained(
-        config,
-        lambda: export.export_model(
-            serving_model,
-            classes,
-            config.export_dir,
-            top_k=config.export_top_k,
-            model_config=config_json,
-            recognition=report.get("recognition"),
-        ),
-        {
-            "classes": classes,
-            "top_k": config.export_top_k,
-            "model_config": config_json,
-            "report": report,
-        },
-    )
-    log.info("exported serving model to %s", config.export_dir)
-    return report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
