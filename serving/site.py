@@ -164,7 +164,10 @@ def _clear(out: Path) -> None:
                 f"--out {out} holds other files than a site: name a new or empty folder"
             )
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    try:
+        out.mkdir(parents=True)
+    except OSError as err:
+        raise flags.cannot_write("--out", out, err) from None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> SiteConfig:
@@ -177,10 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     config = parse_args(argv)
     logs.setup(argv)
-    try:
+    with flags.one_line_errors("serving.site", SiteError):
         index = write_site(config)
-    except SiteError as err:
-        sys.exit(f"serving.site: error: {err}")
     size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
     log.info("wrote the site to %s (%.1f MB): serve the folder as it is, e.g. "
              "python -m http.server -d %s", index.parent, size / 1e6,

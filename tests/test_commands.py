@@ -25,6 +25,7 @@ COMMANDS = (
     "serving.predict",
     "serving.serve",
     "serving.deploy",
+    "serving.site",
     "tools.demo",
     "tools.synth",
     "tools.render",
@@ -89,6 +90,10 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict, str, str | None]]:
              "--artifact_uri=gs://my-bucket/model"],
             {}, "--artifact_uri gs://my-bucket/model does not exist",
             "check the path",
+        ),
+        "serving.site": (
+            ["-m", "serving.site", f"--model={missing}", f"--out={a_file}/site"],
+            {}, f"--model {missing} does not exist", "check the path",
         ),
         "tools.demo": (
             ["-m", "tools.demo", f"--output={a_file}/demo"],

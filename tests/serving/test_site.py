@@ -91,6 +91,7 @@ def test_what_stops_the_site_is_named(tmp_path):
         "holds other files than a site": ["--out", str(other)],
         "LiteRT.js is not installed in": ["--node_modules", str(tmp_path)],
         "has no on-device model (ondevice/model.json)": ["--model", str(older)],
+        "cannot be written": ["--out", str(other / "notes.txt" / "site")],
     }
     for message, args in cases.items():
         argv = ["--model", str(export), "--out", str(tmp_path / "new"), *args]
