@@ -30,7 +30,7 @@ from tests.product import (
 
 # The test groups that take minutes on 2 cores, longest first.
 LONGEST_GROUPS = (
-    "tests.trainer.test_train",
+    "tests.trainer.test_task",
     "tests.tools.test_demo",
     "sample_export",
     "tests.pipeline.test_main",

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from drawing import features as F
 from tests.product import run_module
-from tests.synthetic import write_records
+from tests.synthetic import CLASSES, write_records
 from tools import sample
 from trainer import data as D
 from trainer.augment import thin
@@ -214,3 +214,38 @@ def test_thinning_a_window_matches_thinning_each_drawing():
         # Only stroke ends and the last point are left, at the same positions.
         positions = np.cumsum(before[:, :2], axis=0)[ends]
         np.testing.assert_array_equal(np.cumsum(after[:, :2], axis=0), positions)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory) -> Path:
+    """Synthetic shards of 480 training and 120 eval records."""
+    return write_records(tmp_path_factory.mktemp("records"), train=480, evals=120)
+
+
+def test_dataset_batches_are_bucketed_and_right_padded(records):
+    config = InputConfig(boundaries=[10, 20, 30])
+    ds = D.make_dataset(
+        f"{records}/{F.EVAL_PREFIX}-*", 16, training=False, config=config
+    )
+    seen = 0
+    for features, labels in ds:
+        ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
+        assert ink.shape[0] == lengths.shape[0] == labels.shape[0]
+        assert ink.shape[1] == lengths.max()
+        for row, n in zip(ink, lengths, strict=True):
+            assert np.all(row[n:] == 0)
+            assert row[n - 1, 2] == 1  # a drawing ends with a pen-up
+        # Bucketing: one batch never mixes lengths across a boundary.
+        buckets = np.searchsorted([10, 20, 30], lengths, side="right")
+        assert len(set(buckets)) == 1
+        seen += len(labels)
+    assert seen == 120
+
+
+def test_reads_tutorial_format_records_without_key_id(tmp_path):
+    data = write_records(tmp_path, train=8, evals=4, tutorial_format=True)
+    config = InputConfig(augment=True)
+    ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 4, training=True, config=config)
+    features, labels = next(iter(ds))
+    assert features[F.INK].shape[0] == 4 and features[F.INK].shape[2] == 3
+    assert set(labels.numpy()) <= set(range(len(CLASSES)))

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from drawing import features as F
 from tests.synthetic import CLASSES, draw, example, to_ink
-from tests.trainer.test_train import TINY_MODEL, run_task
+from tests.trainer.test_task import TINY_MODEL, run_task
 from trainer import callbacks as CB
 from trainer import data as D
 from trainer import task

@@ -119,16 +119,6 @@ def test_damage_error_names_the_shard_that_tensorflow_did_not(tmp_path):
     )
 
 
-def test_count_records_reads_the_framing_and_notices_a_cut(tmp_path):
-    data = write_data(tmp_path / "data")
-    with open(data / TRAIN_SHARD, "rb") as f:
-        assert shard_manifest.count_records(f) == 320
-    raw = (data / TRAIN_SHARD).read_bytes()
-    (tmp_path / "cut").write_bytes(raw[: len(raw) // 2])
-    with open(tmp_path / "cut", "rb") as f, pytest.raises(shard_manifest.Truncated):
-        shard_manifest.count_records(f)
-
-
 def test_a_cut_missing_or_stray_shard_fails_before_the_model_is_built(tmp_path):
     data = with_manifest(write_data(tmp_path / "data"))
     model_dir = tmp_path / "model"

@@ -1,4 +1,4 @@
-"""End-to-end trainer tests on tiny synthetic records: input, training, export,
+"""trainer.task end to end on tiny synthetic records: training, export,
 prediction, preemption and multi-worker runs. Everything runs on CPU with a
 model small enough that the whole file takes a couple of minutes."""
 
@@ -20,8 +20,6 @@ from drawing import features as F
 from tests.product import product_env
 from tests.synthetic import CLASSES, draw, ndjson_line, to_ink, write_records
 from trainer import config as C
-from trainer import data as D
-from trainer import statistics
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_MODEL = [
@@ -74,72 +72,6 @@ def trained(dataset, tmp_path_factory) -> Path:
         C.parse_args(flags(dataset, model_dir, "--steps=150", "--eval_every=50"))
     )
     return model_dir
-
-
-# --------------------------------------------------------------------------
-# Input.
-
-
-def test_dataset_batches_are_bucketed_and_right_padded(dataset):
-    config = C.InputConfig(boundaries=[10, 20, 30])
-    ds = D.make_dataset(
-        f"{dataset}/{F.EVAL_PREFIX}-*", 16, training=False, config=config
-    )
-    seen = 0
-    for features, labels in ds:
-        ink, lengths = features[F.INK].numpy(), features[F.LENGTHS].numpy()
-        assert ink.shape[0] == lengths.shape[0] == labels.shape[0]
-        assert ink.shape[1] == lengths.max()
-        for row, n in zip(ink, lengths, strict=True):
-            assert np.all(row[n:] == 0)
-            assert row[n - 1, 2] == 1  # a drawing ends with a pen-up
-        # Bucketing: one batch never mixes lengths across a boundary.
-        buckets = np.searchsorted([10, 20, 30], lengths, side="right")
-        assert len(set(buckets)) == 1
-        seen += len(labels)
-    assert seen == 120
-
-
-def test_reads_tutorial_format_records_without_key_id(tmp_path):
-    data = write_records(tmp_path, train=8, evals=4, tutorial_format=True)
-    config = C.InputConfig(augment=True)
-    ds = D.make_dataset(f"{data}/{F.TRAIN_PREFIX}-*", 4, training=True, config=config)
-    features, labels = next(iter(ds))
-    assert features[F.INK].shape[0] == 4 and features[F.INK].shape[2] == 3
-    assert set(labels.numpy()) <= set(range(len(CLASSES)))
-
-
-def test_bucket_boundaries_from_stats_json(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / F.STATS_FILE).write_text(json.dumps({"length_quantiles": [30, 9, 9, 1]}))
-    pattern = f"{data}/{F.TRAIN_PREFIX}-*"
-    assert statistics.bucket_boundaries(pattern) == ([9, 30], f"{data}/{F.STATS_FILE}")
-    # The pipeline's output dir holds the transform dir and stats.json; a
-    # transform output without a quantiles asset falls back to that file.
-    out = tmp_path / "out"
-    (out / F.TRANSFORM_DIR).mkdir(parents=True)
-    (out / F.STATS_FILE).write_text(json.dumps({"length_quantiles": [5, 50]}))
-    boundaries, _ = statistics.bucket_boundaries(pattern, str(out / F.TRANSFORM_DIR))
-    assert boundaries == [5, 50]
-    missing = f"{tmp_path}/none/{F.TRAIN_PREFIX}-*"
-    boundaries, source = statistics.bucket_boundaries(missing, f"{tmp_path}/none/t")
-    assert source == "defaults" and boundaries == list(
-        statistics.DEFAULT_BUCKET_BOUNDARIES
-    )
-
-
-def test_delta_statistics_from_the_pipelines_stats_json(tmp_path):
-    stats = {"transform": {"delta_mean": [0.01, -0.02], "delta_std": [0.2, 0.1]}}
-    (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
-    pattern = f"{tmp_path}/{F.TRAIN_PREFIX}-*"
-    deltas, source = statistics.delta_statistics(pattern)
-    assert deltas == {"delta_mean": (0.01, -0.02), "delta_std": (0.2, 0.1)}
-    assert source == f"{tmp_path}/{F.STATS_FILE}"
-    # Unusable statistics leave the input as it is rather than divide by zero.
-    stats["transform"]["delta_std"] = [0.0, 0.1]
-    (tmp_path / F.STATS_FILE).write_text(json.dumps(stats))
-    assert statistics.delta_statistics(pattern) == ({}, "")
 
 
 def test_epochs_become_steps_by_counting_records(dataset, tmp_path):
