@@ -133,3 +133,19 @@ def test_a_documented_command_runs_as_written(item):
         assert [f for f in _flags(words[2:]) if f not in listed] == []
     else:
         _check_launcher(words)
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_and_picture_exists(path):
+    """A link or picture to a file of the repository names one that is there
+    (a screenshot left uncommitted, a renamed page)."""
+    missing = []
+    for target in _LINK.findall(path.read_text()):
+        if "://" in target or target.startswith(("#", "mailto:")):
+            continue
+        if not (path.parent / target.split("#")[0]).exists():
+            missing.append(target)
+    assert not missing
