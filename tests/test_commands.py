@@ -68,7 +68,8 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict, str, str | None]]:
         "trainer.task": (
             ["-m", "trainer.task", f"--training_data={missing}/training-*",
              f"--model_dir={tmp / 'model'}"],
-            {}, f"--training_data '{missing}/training-*' matches no file", None,
+            {}, f"--training_data '{missing}/training-*' matches no file",
+            "check the path",
         ),
         "trainer.submit": (
             ["-m", "trainer.submit", "--project=my-project-123",

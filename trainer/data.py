@@ -54,11 +54,17 @@ _LABEL_FAILURE = re.compile(rf"\[{_LABEL_CHECK} (--\w+)\] \[(-?\d+)\]")
 def load_classes(classes_file: str) -> list[str]:
     """Class names; the line number is the `class_index` stored in the records."""
     if not tf.io.gfile.exists(classes_file):
-        raise InputError(f"--classes_file {classes_file!r} does not exist")
+        raise InputError(
+            f"--classes_file {classes_file!r} does not exist: check the path "
+            f"(pipeline.main writes it beside the records, as {F.CLASSES_FILE})"
+        )
     with tf.io.gfile.GFile(classes_file, "r") as f:
         names = F.parse_classes(f.read())
     if not names:
-        raise InputError(f"--classes_file {classes_file!r} lists no classes")
+        raise InputError(
+            f"--classes_file {classes_file!r} lists no classes: name the "
+            "classes file the pipeline wrote with the records"
+        )
     return names
 
 
@@ -94,7 +100,10 @@ def check_inputs(training_data: str, eval_data: str, classes_file: str) -> list[
     check_manifest(patterns)  # first: it names the missing shard
     for flag, pattern in patterns.items():
         if pattern and not tf.io.gfile.glob(pattern):
-            raise InputError(f"{flag} {pattern!r} matches no file")
+            raise InputError(
+                f"{flag} {pattern!r} matches no file: check the path (pipeline.main "
+                f"writes OUT/{F.TRAIN_PREFIX}-* and OUT/{F.EVAL_PREFIX}-*)"
+            )
     classes = load_classes(classes_file)
     for count, source in _pipeline_class_counts(training_data, classes_file):
         if count != len(classes):
@@ -123,7 +132,8 @@ def label_error(
         f"{flag} {patterns.get(flag, '')!r} holds a record with class_index "
         f"{label}, but --classes_file {classes_file!r} lists {num_classes} "
         f"classes (class_index 0 to {num_classes - 1}): the records were "
-        "written with another classes file"
+        "written with another classes file: use the classes file the pipeline "
+        "wrote with them"
     )
 
 

@@ -169,7 +169,9 @@ def test_a_data_pattern_that_matches_nothing_fails_at_start(tmp_path):
     typo = f"{data}/evl.tfrecord-*"
     argv = [*flags(data, model_dir), f"--eval_data={typo}"]
     assert main_error(argv) == (
-        f"trainer.task: error: --eval_data {typo!r} matches no file"
+        f"trainer.task: error: --eval_data {typo!r} matches no file: check the "
+        f"path (pipeline.main writes OUT/{F.TRAIN_PREFIX}-* and "
+        f"OUT/{F.EVAL_PREFIX}-*)"
     )
     missing = f"{tmp_path}/none/{F.TRAIN_PREFIX}-*"
     argv = [*flags(data, model_dir), f"--training_data={missing}"]
@@ -212,7 +214,8 @@ def test_an_out_of_range_label_fails_the_input_pipeline(tmp_path):
     assert str(error) == (
         f"--eval_data {pattern!r} holds a record with class_index 3, but "
         "--classes_file 'three' lists 3 classes (class_index 0 to 2): the "
-        "records were written with another classes file"
+        "records were written with another classes file: use the classes file "
+        "the pipeline wrote with them"
     )
     # In range, the same records pass.
     in_range = D.make_dataset(pattern, 8, False, InputConfig(num_classes=4))
@@ -233,5 +236,5 @@ def test_training_on_out_of_range_labels_stops_with_the_flags_named(tmp_path):
         f"trainer.task: error: --training_data '{data}/{F.TRAIN_PREFIX}-*' "
         f"holds a record with class_index 3, but --classes_file {str(three)!r} "
         "lists 3 classes (class_index 0 to 2): the records were written with "
-        "another classes file"
+        "another classes file: use the classes file the pipeline wrote with them"
     )
