@@ -27,6 +27,7 @@ if __name__ == "__main__":  # before TensorFlow's import prints its notices
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 
 import tensorflow as tf
@@ -227,11 +228,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.stdout.write(json.dumps(result) + "\n")
         batch.clear()
 
-    for line in _read_lines(config.inputs):
-        batch.append(line)
-        if len(batch) >= config.batch_size:
-            flush()
-    flush()
+    try:
+        for line in _read_lines(config.inputs):
+            batch.append(line)
+            if len(batch) >= config.batch_size:
+                flush()
+        flush()
+    except BrokenPipeError:
+        # The reader stopped (`| head`): end quietly, as Python's docs advise
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,25 @@ def test_an_export_without_an_on_device_model_is_named(export, tmp_path):
     assert usage.value.code == 2
 
 
+def test_a_reader_that_stops_early_ends_it_quietly(export, tmp_path):
+    """`serving.predict ... | head -1`: no traceback when the pipe closes."""
+    drawings = tmp_path / "many.ndjson"
+    drawings.write_bytes(b"\n".join(_lines(2000, seed=3)) + b"\n")
+    command = [sys.executable, "-m", "serving.predict", "--model", str(export)]
+    process = subprocess.Popen(
+        [*command, "--batch_size=8", str(drawings)],
+        cwd=REPO,
+        env=product_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert json.loads(process.stdout.readline())["top_k"]
+    process.stdout.close()  # as `head -1` does
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 def test_a_missing_input_is_named_before_the_model_loads(tmp_path):
     missing = tmp_path / "drawings.ndjson"
     with pytest.raises(SystemExit) as refused:
