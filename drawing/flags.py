@@ -52,12 +52,17 @@ def one_line_errors(prog: str, *errors: type[Exception]) -> Iterator[None]:
         fail(prog, err)
 
 
-def cannot_write(flag: str, path: object, err: OSError) -> InputError:
-    """The InputError for an output that cannot be written (`flag` names it)."""
-    return InputError(
-        f"{flag} {path} cannot be written ({err.strerror or err}): name a "
-        "place you can write to"
-    )
+@contextlib.contextmanager
+def writing(flag: str, path: object) -> Iterator[None]:
+    """Raises an InputError naming `flag` and `path` for an OSError inside:
+    an output that cannot be written."""
+    try:
+        yield
+    except OSError as err:
+        raise InputError(
+            f"{flag} {path} cannot be written ({err.strerror or err}): name a "
+            "place you can write to"
+        ) from None
 
 
 def _not_installed(err: ImportError) -> InputError:

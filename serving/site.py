@@ -164,10 +164,8 @@ def _clear(out: Path) -> None:
                 f"--out {out} holds other files than a site: name a new or empty folder"
             )
         shutil.rmtree(out)
-    try:
+    with flags.writing("--out", out):
         out.mkdir(parents=True)
-    except OSError as err:
-        raise flags.cannot_write("--out", out, err) from None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> SiteConfig:

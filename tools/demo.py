@@ -258,10 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[logs.VERBOSE_ENV] = "1"  # for the commands the demo runs
     started = time.monotonic()
     shutil.rmtree(config.output, ignore_errors=True)  # running twice starts afresh
-    try:
+    with flags.writing("--output", config.output):
         config.output.mkdir(parents=True)
-    except OSError as err:
-        raise flags.cannot_write("--output", config.output, err) from None
 
     _step(1, "Drawings")
     inputs, caps, description = prepare_data(config)

@@ -194,10 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         if args.model is not None:
             add_predictions(panels, args.model)
-        try:
+        with flags.writing("--output", args.output):
             out = render_grid(panels, args.output, args.cols, args.color_by_stroke)
-        except OSError as err:
-            raise flags.cannot_write("--output", args.output, err) from None
     print(f"wrote {len(panels)} drawings to {out}")
 
 

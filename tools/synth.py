@@ -245,11 +245,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    with flags.one_line_errors("tools.synth"):
-        try:
-            paths = write_dataset(args.output, args.classes, args.per_class, args.seed)
-        except OSError as err:
-            raise flags.cannot_write("--output", args.output, err) from None
+    with flags.one_line_errors("tools.synth"), flags.writing("--output", args.output):
+        paths = write_dataset(args.output, args.classes, args.per_class, args.seed)
     print(f"wrote {args.per_class} drawings x {len(paths)} classes to {args.output}")
 
 
