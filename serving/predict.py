@@ -208,14 +208,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command line: one JSON line out per line in."""
     config = parse_args(argv)
     logs.setup(argv)
-    with flags.one_line_errors("serving.predict"):
+    # An input that is not there, or no (on-device) model: one line.
+    with flags.one_line_errors("serving.predict", IncompleteExport, FileNotFoundError):
         _check_inputs(config.inputs)
-    try:
         predictor = load(config.model, config.engine, config.int8)
-    except (IncompleteExport, FileNotFoundError) as err:  # no (on-device) model
-        sys.exit(f"serving.predict: error: {err}")
     if config.k > predictor.max_k:
-        sys.exit(f"serving.predict: error: --k must be in 1..{predictor.max_k}")
+        flags.fail("serving.predict", f"--k must be in 1..{predictor.max_k}")
     number = 0
     batch: list[bytes] = []
 

@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         predictor = Predictor(config.model)
     except IncompleteExport as err:
-        sys.exit(f"serving.serve: error: {err}")
+        flags.fail("serving.serve", err)
     except OSError as err:  # complete, yet unreadable: one line, not a traceback
         what = f"--model {config.model} cannot be loaded ({err})"
         flags.fail("serving.serve", f"{what}: export it again, or name another")

@@ -118,13 +118,11 @@ class SiteConfig:
 
 
 def write_site(config: SiteConfig) -> Path:
-    """Writes the site; returns its index.html. Raises SiteError."""
+    """Writes the site; returns its index.html. Raises SiteError, or
+    IncompleteExport for an export that is not complete."""
     import tensorflow as tf
 
-    try:
-        check_complete(config.model, tf.io.gfile.exists, "--model")
-    except IncompleteExport as err:
-        raise SiteError(str(err)) from None
+    check_complete(config.model, tf.io.gfile.exists, "--model")
     node_modules = Path(config.node_modules)
     runtime = runtime_files(node_modules)
     if not runtime:
@@ -178,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     config = parse_args(argv)
     logs.setup(argv)
-    with flags.one_line_errors("serving.site", SiteError):
+    with flags.one_line_errors("serving.site", SiteError, IncompleteExport):
         index = write_site(config)
     size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
     log.info("wrote the site to %s (%.1f MB): serve the folder as it is, e.g. "

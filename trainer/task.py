@@ -29,8 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from drawing import logs
-from drawing.flags import InputError
+from drawing import flags, logs
 from trainer import data as D
 from trainer import distribute, export, shard_check, speed, statistics
 from trainer.callbacks import TrainingDiverged, make_callbacks
@@ -184,11 +183,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command line: flags -> TrainConfig -> train()."""
     logs.setup(argv)
     config = parse_args(argv)
-    try:
+    # What to fix, without a wall of traceback; the exit status says failed.
+    with flags.one_line_errors("trainer.task", TrainingDiverged):
         train(config)
-    except (InputError, TrainingDiverged) as err:
-        # What to fix, without a wall of traceback; the exit status says failed.
-        sys.exit(f"trainer.task: error: {err}")
 
 
 if __name__ == "__main__":
