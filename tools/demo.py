@@ -196,7 +196,13 @@ def draw_pictures(config: DemoConfig, inputs: list[str]) -> None:
     pairs = report.get("most_confused", [])
     wanted = {p[side] for p in pairs for side in ("true", "predicted")}
     confusion = {**report, "confused_pairs": pairs}
-    examples = panels.first_drawings(inputs, wanted)
+    # The first drawing of each wanted class (a file holds one class).
+    examples = {
+        p.label: p.strokes
+        for path in inputs
+        for p in panels.read_ndjson(Path(path), 1)
+        if p.label in wanted
+    }
     print(charts.plot_confusion(confusion, examples, pictures / "confusion.png"))
     print(recognition_chart.plot_recognition(report, pictures / "recognition.png"))
 

@@ -91,19 +91,6 @@ def record_strokes(drawing: object) -> list[np.ndarray]:
     return strokes
 
 
-def first_drawings(paths: Iterable[str], words: set[str]) -> dict[str, list]:
-    """The first drawing of each file whose word is wanted, as strokes (the
-    files hold one class each, as the dataset's do)."""
-    found: dict[str, list] = {}
-    for path in paths:
-        with open(path, "rb") as f:
-            line = f.readline()
-        word = ndjson.parse_drawing(line.rstrip(b"\n")).word if line.strip() else ""
-        if word in words:
-            found[word] = record_strokes(ndjson.loads(line)[features.DRAWING])
-    return found
-
-
 def read_ndjson(path: Path, limit: int) -> Iterator[Panel]:
     """Up to `limit` drawings of one ndjson file; bad lines are skipped with a note."""
     shown = 0
