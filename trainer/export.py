@@ -27,7 +27,7 @@ import dataclasses
 import json
 import logging
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -193,18 +193,29 @@ def _command(config: TrainConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def export_once_trained(
-    config: TrainConfig, export: Callable[[], None], pending: dict
-) -> None:
-    """Runs `export` with a note in --model_dir of what it exports (`pending`:
-    classes, top_k, model_config, report) and of the command, which `resume`
-    reads if the export is interrupted; the note goes once it is complete."""
-    model_dir = config.model_dir
+def _export_pending(model: keras.Model, pending: dict, export_dir: str) -> None:
+    """Exports `model` as the note `pending` says (classes, top_k,
+    model_config, the report's recognition threshold)."""
+    export_model(
+        model,
+        pending["classes"],
+        export_dir,
+        top_k=pending["top_k"],
+        model_config=pending["model_config"],
+        recognition=pending["report"].get("recognition"),
+    )
+
+
+def export_once_trained(config: TrainConfig, model: keras.Model, pending: dict) -> None:
+    """Exports `model` with a note in --model_dir of what it exports
+    (`pending`: classes, top_k, model_config, report) and of the command,
+    which `resume` reads if the export is interrupted; the note goes once the
+    export is complete."""
     pending = {"command": _command(config), **pending}
-    note = posixpath.join(model_dir, EXPORT_PENDING_FILE)
+    note = posixpath.join(config.model_dir, EXPORT_PENDING_FILE)
     with tf.io.gfile.GFile(note, "w") as f:
         json.dump(pending, f)
-    export()
+    _export_pending(model, pending, config.export_dir)
     tf.io.gfile.remove(note)
 
 
@@ -224,13 +235,6 @@ def resume(config: TrainConfig, is_chief: bool = True) -> dict | None:
     log.info("training finished before; finishing its export to %s", config.export_dir)
     model = build_model(ModelConfig(**pending["model_config"]))
     model.load_weights(posixpath.join(config.model_dir, WEIGHTS_FILE))
-    export_model(
-        model,
-        pending["classes"],
-        config.export_dir,
-        top_k=pending["top_k"],
-        model_config=pending["model_config"],
-        recognition=pending["report"].get("recognition"),
-    )
+    _export_pending(model, pending, config.export_dir)
     tf.io.gfile.remove(note)
     return pending["report"]

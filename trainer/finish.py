@@ -77,14 +77,7 @@ def finish(
     write_json(posixpath.join(model_dir, REPORT_FILE), report)
     export.export_once_trained(
         config,
-        lambda: export.export_model(
-            serving_model,
-            classes,
-            config.export_dir,
-            top_k=config.export_top_k,
-            model_config=config_json,
-            recognition=report.get("recognition"),
-        ),
+        serving_model,
         {
             "classes": classes,
             "top_k": config.export_top_k,
