@@ -13,7 +13,6 @@ form of `serving.predict.Predictor`'s, top k by the export's k.
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,8 +20,7 @@ import tensorflow as tf
 
 from drawing.export_marker import check_complete
 from serving.predict import DEFAULT_K, UNUSABLE, Points, Predictor, top_k_result
-
-METADATA = posixpath.join("ondevice", "model.json")  # trainer.ondevice_export's
+from serving.site import METADATA, no_ondevice_model, read_ondevice
 
 
 class MissingOnDeviceModel(FileNotFoundError):
@@ -58,34 +56,26 @@ class OnDevicePredictor(Predictor):
 
         export_dir = str(export_dir)
         check_complete(export_dir, tf.io.gfile.exists, "--model")
-        path = posixpath.join(export_dir, METADATA)
-        if not tf.io.gfile.exists(path):
-            raise MissingOnDeviceModel(
-                f"--model {export_dir} has no on-device model ({METADATA}): "
-                "export it again with this version of trainer.task"
-            )
-        with tf.io.gfile.GFile(path) as f:
-            self.metadata = json.load(f)
-        variant = "int8" if int8 else "float32"
-        folder = posixpath.dirname(path)
-        name = posixpath.join(folder, self.metadata["models"][variant])
-        with tf.io.gfile.GFile(name, "rb") as f:
-            self._interpreter = Interpreter(model_content=f.read())
-        self.classes = np.array(self.metadata["classes"], dtype=object)
-        self.lengths = list(self.metadata["lengths"])
-        self.max_k = int(self.metadata["k"])
+        files = read_ondevice(export_dir, int8)
+        if not files:
+            raise MissingOnDeviceModel(no_ondevice_model(export_dir))
+        metadata = json.loads(files[METADATA])
+        [model] = metadata["models"].values()  # the variant asked for
+        interpreter = Interpreter(model_content=files[model])
+        self.classes = np.array(metadata["classes"], dtype=object)
+        self.lengths = list(metadata["lengths"])
+        self.max_k = int(metadata["k"])
         self._runners = {
-            n: self._interpreter.get_signature_runner(
-                self.metadata["signature"].format(length=n)
-            )
+            n: interpreter.get_signature_runner(metadata["signature"].format(length=n))
             for n in self.lengths
         }
 
     def probabilities(self, drawing: Points) -> np.ndarray | None:
         """float32 [classes] for a drawing of at least 2 points, or None
         when the model finds no usable ink (not finite numbers)."""
-        length = next((n for n in self.lengths if n >= len(drawing[0])), None)
-        length = length or self.lengths[-1]
+        length = next(
+            (n for n in self.lengths if n >= len(drawing[0])), self.lengths[-1]
+        )
         points, count = pack(drawing, length)
         out = self._runners[length](points=points, count=count)["probabilities"][0]
         return out if np.isfinite(out).all() else None

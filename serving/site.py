@@ -71,6 +71,14 @@ def runtime_files(node_modules: Path = NODE_MODULES) -> dict[str, Path]:
     return files if all(p.is_file() for p in files.values()) else {}
 
 
+def no_ondevice_model(export_dir: str) -> str:
+    """The message for an export without an on-device model (an older one)."""
+    return (
+        f"--model {export_dir} has no on-device model ({ONDEVICE}/{METADATA}): "
+        "export it again with this version of trainer.task"
+    )
+
+
 def read_ondevice(export_dir: str, int8: bool = False) -> dict[str, bytes]:
     """The files of the export's on-device model that the page loads:
     model.json (listing only that model) and the float32 or int8 model;
@@ -132,10 +140,7 @@ def write_site(config: SiteConfig) -> Path:
         )
     model = read_ondevice(config.model, config.int8)
     if not model:
-        raise SiteError(
-            f"--model {config.model} has no on-device model ({ONDEVICE}/"
-            f"{METADATA}): export it again with this version of trainer.task"
-        )
+        raise SiteError(no_ondevice_model(config.model))
     out = Path(config.out)
     _clear(out)
     for name in PAGE_FILES:
