@@ -186,11 +186,7 @@ class Handlers:
         name = request.match_info["name"]
         if name not in self.info.ondevice:
             raise web.HTTPNotFound(reason=f"no on-device model file: /ondevice/{name}")
-        content_type = _content_type(name)
-        return web.Response(
-            body=self.info.ondevice[name],
-            headers={"Cache-Control": "no-cache", "Content-Type": content_type},
-        )
+        return web.Response(body=self.info.ondevice[name], headers=_headers(name))
 
     async def runtime(self, request: web.Request) -> web.StreamResponse:
         """A file of the LiteRT.js runtime that the page loads."""
@@ -200,15 +196,16 @@ class Handlers:
         return _file_response(path)
 
 
-def _content_type(name: str) -> str:
-    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+def _headers(name: str) -> dict[str, str]:
+    """A file's headers: its type, and `no-cache`, which makes browsers
+    revalidate it each time (ETag and Last-Modified answer 304), so a new
+    version always shows."""
+    content_type = CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+    return {"Cache-Control": "no-cache", "Content-Type": content_type}
 
 
 def _file_response(path: Path) -> web.FileResponse:
-    """A file; `no-cache` makes browsers revalidate it each time (ETag and
-    Last-Modified answer 304), so a new version always shows."""
-    headers = {"Cache-Control": "no-cache", "Content-Type": _content_type(path.name)}
-    return web.FileResponse(path, headers=headers)
+    return web.FileResponse(path, headers=_headers(path.name))
 
 
 def make_app(

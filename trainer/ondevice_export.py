@@ -83,18 +83,22 @@ def points_to_ink(points: tf.Tensor, count: tf.Tensor) -> tuple[tf.Tensor, tf.Te
     return tf.where(kept[:, :, tf.newaxis], rows, 0.0), lengths
 
 
-def _signatures(model: keras.Model) -> list:
-    """One concrete function per length, named for its signature, each
-    calling the model traced once with its variables frozen."""
+def _classify(model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+    """points, count -> the model's float32 probabilities, for any length:
+    what each signature runs, and what `check` holds the converted model to."""
 
     def classify(points, count):
         ink, lengths = points_to_ink(points, count)
         probabilities = model({F.INK: ink, F.LENGTHS: lengths}, training=False)
         return tf.cast(probabilities, tf.float32)
 
-    frozen = convert_variables_to_constants_v2(
-        tf.function(classify).get_concrete_function(*_specs(None))
-    )
+    return tf.function(classify, input_signature=_specs(None))
+
+
+def _signatures(model: keras.Model) -> list:
+    """One concrete function per length, named for its signature, each
+    calling the model traced once with its variables frozen."""
+    frozen = convert_variables_to_constants_v2(_classify(model).get_concrete_function())
 
     def named(points, count):  # freezing loses the output's name
         return {PROBABILITIES: frozen(points, count)[0]}
@@ -142,11 +146,7 @@ def check(flatbuffer: bytes, model: keras.Model, tolerance: float = TOLERANCE):
     on a drawing that fills it and on one that fills half of it."""
     from ai_edge_litert.interpreter import Interpreter
 
-    @tf.function(input_signature=_specs(None))
-    def keras_probabilities(points, count):
-        ink, lengths = points_to_ink(points, count)
-        return model({F.INK: ink, F.LENGTHS: lengths}, training=False)
-
+    keras_probabilities = _classify(model)
     interpreter = Interpreter(model_content=flatbuffer)
     for length in LENGTHS:
         runner = interpreter.get_signature_runner(SIGNATURE.format(length))

@@ -19,8 +19,8 @@ const MODEL_DIR = "ondevice/";
 
 let loading = null;
 
-/** The model's metadata (model.json), once the runtime and model are loaded. */
-export function load() {
+/** The runtime and the model, loaded once: {meta, model, file}. */
+function ready() {
   loading ??= (async () => {
     const response = await fetch(`${MODEL_DIR}model.json`);
     if (!response.ok) throw new Error(`no on-device model here (${response.status})`);
@@ -30,13 +30,17 @@ export function load() {
     const model = await loadAndCompile(MODEL_DIR + file, { accelerator: "wasm" });
     return { meta, model, file };
   })();
-  return loading.then(({ meta, file }) => ({ ...meta, file }));
+  return loading;
+}
+
+/** The model's metadata (model.json), once the runtime and model are loaded. */
+export function load() {
+  return ready().then(({ meta, file }) => ({ ...meta, file }));
 }
 
 /** The top k classes and probabilities of raw strokes [[xs, ys, ts], ...]. */
 export async function predict(strokes, k) {
-  await load();
-  const { meta, model } = await loading;
+  const { meta, model } = await ready();
   const simplified = simplifyStrokes(strokes);
   const total = simplified.reduce((n, [xs]) => n + xs.length, 0);
   if (total < 2) throw new Error("fewer than 2 points after simplification");
