@@ -34,11 +34,15 @@ class InputError(ValueError):
     to fix; the command prints it without a traceback and fails."""
 
 
+def error_line(prog: str, problem: object) -> str:
+    """`PROG: error: PROBLEM` on one line (a library's message over several
+    lines is joined). `problem` says what is wrong, then what to do."""
+    return f"{prog}: error: {' '.join(str(problem).split())}"
+
+
 def fail(prog: str, problem: object) -> NoReturn:
-    """Ends the command: `PROG: error: PROBLEM`, one line on stderr (a
-    library's message over several lines is joined), exit status 1.
-    `problem` says what is wrong, then what to do."""
-    sys.exit(f"{prog}: error: {' '.join(str(problem).split())}")
+    """Ends the command: its `error_line` on stderr, exit status 1."""
+    sys.exit(error_line(prog, problem))
 
 
 @contextlib.contextmanager

@@ -97,13 +97,18 @@ def filter_lines(lines: Iterable[bytes], out: IO[bytes], noise: re.Pattern) -> N
             out.flush()
 
 
+def is_product(record: logging.LogRecord) -> bool:
+    """Whether a log record is one of the product's own (its packages')."""
+    return record.name.split(".", 1)[0] in PRODUCT_LOGGERS
+
+
 class QuietFilter(logging.Filter):
     """Lets through the product's records and the libraries' real errors."""
 
     _benign = re.compile("|".join(BENIGN_RECORDS.values()))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.split(".", 1)[0] in PRODUCT_LOGGERS:
+        if is_product(record):
             return True
         if record.levelno < logging.ERROR:
             return False

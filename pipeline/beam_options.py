@@ -101,8 +101,9 @@ def local_runner(input_bytes: int) -> list[str]:
 
 def in_process(options: PipelineOptions) -> bool:
     """Whether the job's steps run in this process (the local in-memory runner)."""
-    mode = options.get_all_options().get("direct_running_mode") or "in_memory"
-    runner = options.get_all_options().get("runner") or ""
+    given = options.get_all_options()
+    mode = given.get("direct_running_mode") or "in_memory"
+    runner = given.get("runner") or ""
     return runner.endswith("FnApiRunner") and mode == "in_memory"
 
 

@@ -37,7 +37,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from drawing import features as F
-from drawing import logs
+from drawing import flags, logs
 from drawing.flags import InputError
 from pipeline import beam_options, encode, job, sources, staging
 from pipeline.config import PipelineConfig, parse_args
@@ -45,7 +45,6 @@ from pipeline.report import summary
 
 log = logging.getLogger("pipeline")
 PROG = "pipeline.main"
-PRODUCT = logs.PRODUCT_LOGGERS
 
 
 def prepare_output(config: PipelineConfig) -> None:
@@ -101,12 +100,13 @@ def run(config: PipelineConfig, beam_args: Sequence[str]) -> dict | None:
     classes = sources.class_set(config.classes_file, files)
     _warn_empty_inputs(files, classes)
     prepare_output(config)
-    options = beam_options.pipeline_options(beam_args, sum(f.size for f in files))
+    size = sum(f.size for f in files)
+    options = beam_options.pipeline_options(beam_args, size)
     log.info(
         "%d files, %d classes, %.1f MB -> %s",
         len(files),
         len(classes),
-        sum(f.size for f in files) / 1e6,
+        size / 1e6,
         config.output,
     )
     started = time.monotonic()
@@ -155,14 +155,14 @@ class _JobLines(logging.Filter):
         self.verbose = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
         if record.name.startswith("apache_beam"):
-            found = self._MESSAGE.search(message)
+            found = self._MESSAGE.search(record.getMessage())
             if found and found.group(1).startswith(encode.PROGRESS):
                 record.msg, record.args, record.name = found.group(1), (), "pipeline"
             return True
-        if not self.steps_run_here or record.name.split(".")[0] not in PRODUCT:
+        if not self.steps_run_here or not logs.is_product(record):
             return True
+        message = record.getMessage()
         if message.startswith(encode.PROGRESS):
             record.msg, record.args, record.name = message, (), "pipeline"
             return True
@@ -175,7 +175,7 @@ _JOB_LINES = _JobLines()
 def fail(message: str) -> int:
     """A runtime error: one line `pipeline.main: error: what is wrong: what to
     do` on stderr, and exit status 1 (argparse's usage errors exit 2)."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(flags.error_line(PROG, message), file=sys.stderr)
     return 1
 
 

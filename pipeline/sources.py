@@ -46,6 +46,13 @@ def _innermost(err: BaseException) -> BaseException:
     return err
 
 
+def _why(err: BaseException) -> str:
+    """The underlying error of `err`, as its type and first line."""
+    cause = _innermost(err)
+    first = (str(cause).splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first[:200]}"
+
+
 def match(
     flag: str, path: str, patterns: Sequence[str], limit: int | None = None
 ) -> list:
@@ -56,10 +63,8 @@ def match(
         limits = None if limit is None else [limit] * len(patterns)
         return FileSystems.match(list(patterns), limits)
     except BeamIOError as err:
-        cause = _innermost(err)
-        reason = _LISTING_FAILURES.get(getattr(cause, "code", None))
-        if reason is None:
-            reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"
+        code = getattr(_innermost(err), "code", None)
+        reason = _LISTING_FAILURES.get(code) or _why(err)
         raise InputError(f"{flag} {path!r} cannot be listed: {reason}") from None
 
 
@@ -165,10 +170,9 @@ def _read_classes(classes_file: str) -> list[str]:
         with FileSystems.open(classes_file) as f:
             return features.parse_classes(f.read().decode("utf-8"))
     except (BeamIOError, OSError, UnicodeDecodeError) as err:
-        cause = _innermost(err)
-        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"
         raise InputError(
-            f"--classes_file {classes_file!r} cannot be read ({reason}): check the path"
+            f"--classes_file {classes_file!r} cannot be read ({_why(err)}): check "
+            "the path"
         ) from None
 
 
