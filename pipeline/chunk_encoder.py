@@ -62,6 +62,15 @@ def _recognized(batch: Batch, config: EncodeConfig, tally) -> np.ndarray:
     return alive
 
 
+def _assign(
+    batch: Batch, config: EncodeConfig, tally: accounting.Tally
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each drawing's split (an index into SPLITS: train, eval), its cap
+    priority, and whether --recognized_only keeps it (the others counted)."""
+    side, priority = split.assign_many(batch.key_ids, config.eval_fraction)
+    return side.astype(np.intp), priority, _recognized(batch, config, tally)
+
+
 class CapPriorities:
     """The first pass of a capped run: the cap priority of every drawing that
     would be kept, which is all the caps need (no ink, no record)."""
@@ -80,9 +89,7 @@ class CapPriorities:
         batch = self._parser.batch(parsed, [b""] * len(parsed.columns.index))
         if not batch.key_ids:
             return []
-        side, priority = split.assign_many(batch.key_ids, self._config.eval_fraction)
-        side = side.astype(np.intp)
-        alive = _recognized(batch, self._config, tally)
+        side, priority, alive = _assign(batch, self._config, tally)
         return [
             (SPLITS[side[j]], batch.classes[j], int(priority[j]))
             for j in np.flatnonzero(alive & self._capped[side]).tolist()
@@ -116,9 +123,7 @@ class ChunkEncoder:
         batch = self._parser.batch(parsed, ink_bytes(parsed.columns))
         if not batch.key_ids:
             return out
-        side, priority = split.assign_many(batch.key_ids, self._config.eval_fraction)
-        side = side.astype(np.intp)  # index into SPLITS: (train, eval)
-        alive = _recognized(batch, self._config, tally)
+        side, priority, alive = _assign(batch, self._config, tally)
         kept = self._cap(batch, side, priority, alive)
         tally.count_lengths(batch.points[kept])
         self._serialise(batch, side, kept, out.records)
