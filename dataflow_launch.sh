@@ -17,7 +17,7 @@
 #   not pass them: a dry run must cost nothing.
 # - Workers install the project from --setup_file, which carries only setup.py's
 #   core requirements; pipeline.main adds the [pipeline] extra (Beam,
-#   tf.Transform) as a --requirements_file (see pipeline.main.worker_requirements).
+#   tf.Transform) as a --requirements_file (see pipeline.beam_options.worker_requirements).
 #   With --prebuild, Beam installs both into the worker image once.
 # - The only cloud calls of a plain dry run are the pipeline's own at
 #   construction time: listing the input (pipeline.sources) and checking that

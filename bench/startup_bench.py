@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from drawing import logs
 from tools import sample
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def first_small_class(drawings: int = 25) -> Path:
 def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:
     """Wall-clock seconds of one process, from this checkout, and its output."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("QUICKDRAW_VERBOSE", None)
+    env.pop(logs.VERBOSE_ENV, None)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
